@@ -1,0 +1,201 @@
+// Command registry runs the ai-model-registry server: the OCI distribution
+// API (/v2) over an on-disk OCI image layout store.
+//
+// Configuration is by environment variable (see the README table); the only
+// flag is -quickstart, the documented first-start path that uses
+// ./registry-data and generates an owner-only token there.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ai-model-registry/ai-model-registry/ocilayout"
+	"github.com/ai-model-registry/ai-model-registry/registry"
+)
+
+func main() {
+	quickstart := flag.Bool("quickstart", false, "first start for a newcomer: data in ./registry-data (unless REGISTRY_DIR is set) and a generated owner-only token there (unless SERVICE_TOKEN_PATH is set)")
+	flag.Parse()
+	if err := run(*quickstart); err != nil {
+		fmt.Fprintln(os.Stderr, "registry:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	bindAddr      string
+	dir           string
+	tokenPath     string
+	generateToken bool
+	devMode       bool
+	remoteBind    bool
+	uploadMaxAge  time.Duration
+	idleTimeout   time.Duration
+	maxUploads    int
+	logLevel      slog.Level
+}
+
+func loadConfig(quickstart bool) (config, error) {
+	var c config
+	var err error
+	c.bindAddr = env("BIND_ADDR", "127.0.0.1:8470")
+	c.dir = env("REGISTRY_DIR", "/registry")
+	if quickstart && os.Getenv("REGISTRY_DIR") == "" {
+		c.dir = "registry-data"
+	}
+	c.tokenPath = env("SERVICE_TOKEN_PATH", "/run/secure-ai/service-token")
+	if quickstart && os.Getenv("SERVICE_TOKEN_PATH") == "" {
+		c.tokenPath = filepath.Join(c.dir, "service-token")
+		c.generateToken = true
+	}
+	if c.devMode, err = envBool("INSECURE_DEV_MODE"); err != nil {
+		return c, err
+	}
+	if c.remoteBind, err = envBool("ALLOW_REMOTE_BIND"); err != nil {
+		return c, err
+	}
+	if c.uploadMaxAge, err = envDuration("UPLOAD_MAX_AGE", 24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.idleTimeout, err = envDuration("TRANSFER_IDLE_TIMEOUT", 60*time.Second); err != nil {
+		return c, err
+	}
+	if c.maxUploads, err = envInt("MAX_UPLOADS", 1024); err != nil {
+		return c, err
+	}
+	if err := c.logLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL: %w (use debug, info, warn or error)", err)
+	}
+	host, _, err := net.SplitHostPort(c.bindAddr)
+	if err != nil {
+		return c, fmt.Errorf("BIND_ADDR %q: %w (use host:port, e.g. 127.0.0.1:8470)", c.bindAddr, err)
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil {
+		loopback = ip.IsLoopback()
+	}
+	if !loopback && !c.remoteBind {
+		return c, fmt.Errorf("BIND_ADDR %q is not a loopback address; set ALLOW_REMOTE_BIND=true to listen beyond this host (and read the README's threat model first)", c.bindAddr)
+	}
+	if !loopback && c.devMode {
+		return c, fmt.Errorf("INSECURE_DEV_MODE=true is refused with a non-loopback BIND_ADDR %q", c.bindAddr)
+	}
+	return c, nil
+}
+
+func run(quickstart bool) error {
+	cfg, err := loadConfig(quickstart)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	store, err := ocilayout.Open(ctx, ocilayout.Config{
+		Dir:          cfg.dir,
+		UploadMaxAge: cfg.uploadMaxAge,
+		MaxUploads:   cfg.maxUploads,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing storage", "error", err)
+		}
+	}()
+	auth, err := registry.LoadAuth(registry.TokenConfig{Path: cfg.tokenPath, Generate: cfg.generateToken, DevMode: cfg.devMode}, log)
+	if err != nil {
+		return err
+	}
+	h, err := registry.New(registry.Config{Backend: store, Auth: auth, Logger: log, IdleTimeout: cfg.idleTimeout})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.bindAddr)
+	if err != nil {
+		return fmt.Errorf("listen on BIND_ADDR %s: %w", cfg.bindAddr, err)
+	}
+	srv := registry.Server(cfg.bindAddr, h, log)
+	log.Info("registry listening", "addr", ln.Addr().String(), "dir", store.Dir(), "auth_required", auth.RequiresAuth())
+	if quickstart {
+		tok := cfg.tokenPath
+		if abs, err := filepath.Abs(tok); err == nil {
+			tok = abs
+		}
+		fmt.Printf("\nai-model-registry is running on http://%s (data: %s)\nService token: %s\nTry:  oras push --plain-http -u registry -p \"$(cat %s)\" %s/demo/model:v1 model.gguf\n\n",
+			ln.Addr(), store.Dir(), tok, tok, ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("shutdown did not finish cleanly", "error", err)
+		}
+	}
+	return nil
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(name string) (bool, error) {
+	switch v := os.Getenv(name); v {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s=%q: use true or false", name, v)
+	}
+}
+
+func envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: use a positive duration such as 30s, 15m or 24h", name, v)
+	}
+	return d, nil
+}
+
+func envInt(name string, def int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: use a positive integer", name, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,455 @@
+package ocilayout
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ai-model-registry/ai-model-registry/oci"
+)
+
+// uploads tracks upload sessions. A session is a directory with the bytes
+// received so far (data) and state.json holding the offset and the
+// serialized hash state, so a session survives a restart and finishing it
+// never re-reads the data.
+type uploads struct {
+	s        *Store
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+type session struct {
+	mu      sync.Mutex
+	id      string
+	repo    string
+	algo    digest.Algorithm
+	dir     string
+	created time.Time
+	offset  atomic.Int64 // bytes durably received
+	gone    bool         // removed; callers holding a pointer must not use it
+
+	f *os.File  // open data file, positioned at offset
+	h hash.Hash // hash of data[:offset]
+}
+
+type sessionState struct {
+	Repository string           `json:"repository"`
+	Algorithm  digest.Algorithm `json:"algorithm"`
+	Offset     int64            `json:"offset"`
+	HashState  []byte           `json:"hashState,omitempty"`
+	Created    time.Time        `json:"created"`
+}
+
+func (u *uploads) init(s *Store) {
+	u.s = s
+	u.sessions = map[string]*session{}
+}
+
+func (u *uploads) root() string { return filepath.Join(u.s.dir, "uploads") }
+
+func uploadUnknown(id string) error {
+	return oci.Errorf(oci.CodeBlobUploadUnknown, "upload %q is unknown: it finished, was cancelled or expired; start a new upload", truncateID(id))
+}
+
+func truncateID(id string) string {
+	if len(id) > 64 {
+		return id[:64]
+	}
+	return id
+}
+
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// StartUpload opens an upload session for repo, hashing with algo.
+func (s *Store) StartUpload(ctx context.Context, repo string, algo digest.Algorithm) (oci.UploadStatus, error) {
+	if err := oci.ValidateName(repo); err != nil {
+		return oci.UploadStatus{}, err
+	}
+	if algo == "" {
+		algo = digest.Canonical
+	}
+	if _, err := oci.ParseAlgorithm(algo.String()); err != nil {
+		return oci.UploadStatus{}, err
+	}
+	u := &s.uploads
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	sess := &session{id: hex.EncodeToString(raw[:]), repo: repo, algo: algo, created: time.Now().UTC()}
+	sess.dir = filepath.Join(u.root(), sess.id)
+
+	u.mu.Lock()
+	if len(u.sessions) >= s.cfg.MaxUploads {
+		u.mu.Unlock()
+		return oci.UploadStatus{}, oci.Errorf(oci.CodeTooManyRequests, "%d uploads are in progress, the limit; finish or cancel some, or retry later", s.cfg.MaxUploads)
+	}
+	u.sessions[sess.id] = sess
+	u.mu.Unlock()
+
+	// Creating a session acknowledges no data, so it is not fsync'd: after
+	// a crash the client simply gets BLOB_UPLOAD_UNKNOWN and starts again.
+	err := os.Mkdir(sess.dir, dirPerm)
+	if err == nil {
+		var b []byte
+		b, err = json.Marshal(sessionState{Repository: repo, Algorithm: algo, Created: sess.created})
+		if err == nil {
+			err = os.WriteFile(filepath.Join(sess.dir, "state.json"), b, filePerm)
+		}
+	}
+	if err != nil {
+		u.remove(sess)
+		return oci.UploadStatus{}, fmt.Errorf("start upload: %w", err)
+	}
+	return oci.UploadStatus{ID: sess.id}, nil
+}
+
+// get finds a session of repo, loading it from disk after a restart.
+func (u *uploads) get(repo, id string) (*session, error) {
+	if !validID(id) {
+		return nil, uploadUnknown(id)
+	}
+	u.mu.Lock()
+	sess := u.sessions[id]
+	u.mu.Unlock()
+	if sess == nil || sess.repo != repo {
+		return nil, uploadUnknown(id)
+	}
+	return sess, nil
+}
+
+// lock takes the session for a writer. A second concurrent writer is told
+// to resynchronise instead of queueing behind a stream that may take hours.
+func (u *uploads) lock(repo, id string) (*session, error) {
+	sess, err := u.get(repo, id)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.mu.TryLock() {
+		return nil, oci.Errorf(oci.CodeBlobUploadInvalid, "another request is writing to upload %s; check its status and continue from the reported range", id).WithStatus(416)
+	}
+	if sess.gone {
+		sess.mu.Unlock()
+		return nil, uploadUnknown(id)
+	}
+	if err := sess.open(); err != nil {
+		sess.mu.Unlock()
+		u.s.log.Error("upload session unusable; removing it", "upload", id, "error", err)
+		u.remove(sess)
+		return nil, uploadUnknown(id)
+	}
+	return sess, nil
+}
+
+// UploadStatus reports how many bytes a session holds.
+func (s *Store) UploadStatus(ctx context.Context, repo, id string) (oci.UploadStatus, error) {
+	sess, err := s.uploads.get(repo, id)
+	if err != nil {
+		return oci.UploadStatus{}, err
+	}
+	return oci.UploadStatus{ID: id, Offset: sess.offset.Load()}, nil
+}
+
+// AppendUpload appends body to a session. start is where the client says the
+// chunk begins (-1 when it did not say); a chunk that does not start at the
+// current offset is refused with 416. The chunk is on disk when this returns.
+func (s *Store) AppendUpload(ctx context.Context, repo, id string, start int64, body io.Reader) (oci.UploadStatus, error) {
+	sess, err := s.uploads.lock(repo, id)
+	if err != nil {
+		return oci.UploadStatus{}, err
+	}
+	defer sess.mu.Unlock()
+	if _, err := sess.write(start, body); err != nil {
+		return oci.UploadStatus{ID: id, Offset: sess.offset.Load()}, err
+	}
+	if err := sess.persist(); err != nil {
+		return oci.UploadStatus{ID: id, Offset: sess.offset.Load()}, err
+	}
+	return oci.UploadStatus{ID: id, Offset: sess.offset.Load()}, nil
+}
+
+// CommitUpload appends an optional last chunk, checks that the content
+// hashes to d and publishes it as a blob of repo. On a digest mismatch the
+// session is discarded and nothing becomes visible.
+func (s *Store) CommitUpload(ctx context.Context, repo, id string, start int64, body io.Reader, d digest.Digest) (ocispec.Descriptor, error) {
+	if _, err := oci.ParseDigest(string(d)); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	sess, err := s.uploads.lock(repo, id)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	defer sess.mu.Unlock()
+	if _, err := sess.write(start, body); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	size := sess.offset.Load()
+	got, err := sess.sum(d.Algorithm())
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if got != d {
+		s.uploads.remove(sess)
+		return ocispec.Descriptor{}, oci.Errorf(oci.CodeDigestInvalid, "uploaded content (%d bytes) hashes to %s, not %s; the upload was discarded", size, got, d)
+	}
+	if err := datasync(sess.f); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("sync upload: %w", err)
+	}
+	r, err := s.repo(repo, true)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := s.ingestFile(r, filepath.Join(sess.dir, "data"), d, size); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	s.uploads.remove(sess)
+	return ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d, Size: size}, nil
+}
+
+// CancelUpload discards a session and its data.
+func (s *Store) CancelUpload(ctx context.Context, repo, id string) error {
+	sess, err := s.uploads.lock(repo, id)
+	if err != nil {
+		return err
+	}
+	defer sess.mu.Unlock()
+	s.uploads.remove(sess)
+	return nil
+}
+
+// open opens the data file and restores the hash state. Called with
+// sess.mu held.
+func (sess *session) open() error {
+	if sess.f != nil {
+		return nil
+	}
+	st, err := readState(sess.dir)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(sess.dir, "data"), os.O_RDWR|os.O_CREATE, filePerm)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() < st.Offset {
+		err = fmt.Errorf("data is %d bytes but the session recorded %d", fi.Size(), st.Offset)
+	}
+	if err == nil && fi.Size() > st.Offset {
+		err = f.Truncate(st.Offset) // bytes of an unacknowledged chunk
+	}
+	if err == nil {
+		_, err = f.Seek(st.Offset, io.SeekStart)
+	}
+	h := sess.algo.Hash()
+	if err == nil && len(st.HashState) > 0 {
+		err = h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.HashState)
+	}
+	if err != nil {
+		_ = f.Close()
+		return err
+	}
+	sess.f, sess.h = f, h
+	sess.offset.Store(st.Offset)
+	return nil
+}
+
+func readState(dir string) (sessionState, error) {
+	var st sessionState
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return st, err
+	}
+	err = json.Unmarshal(b, &st)
+	return st, err
+}
+
+// write appends body at the session offset. On failure the data file and the
+// hash are rolled back, so a broken chunk leaves the session as it was.
+func (sess *session) write(start int64, body io.Reader) (int64, error) {
+	off := sess.offset.Load()
+	if start >= 0 && start != off {
+		return 0, oci.Errorf(oci.CodeBlobUploadInvalid, "chunk starts at byte %d but the upload holds %d bytes; send the range starting at %d", start, off, off).WithStatus(416)
+	}
+	if body == nil {
+		return 0, nil
+	}
+	snap, err := sess.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return 0, err
+	}
+	n, err := copyHashed(sess.f, off, body, sess.h)
+	if err != nil {
+		rerr := sess.rollback(off, snap)
+		if rerr != nil {
+			sess.f.Close()
+			sess.f = nil // reopen from the last persisted state
+		}
+		switch {
+		case isNoSpace(err):
+			return 0, oci.Errorf(oci.CodeDenied, "registry storage is full").WithStatus(507)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return 0, oci.Errorf(oci.CodeBlobUploadInvalid, "the request body ended early, after %d bytes; the chunk was discarded, resend it", n)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return 0, oci.Errorf(oci.CodeBlobUploadInvalid, "no data arrived for too long, after %d bytes; the chunk was discarded, resend it", n)
+		}
+		return 0, fmt.Errorf("receive upload data after %d bytes: %w", n, err)
+	}
+	sess.offset.Store(off + n)
+	return n, nil
+}
+
+func (sess *session) rollback(off int64, snap []byte) error {
+	h := sess.algo.Hash()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(snap); err != nil {
+		return err
+	}
+	sess.h = h
+	if err := sess.f.Truncate(off); err != nil {
+		return err
+	}
+	_, err := sess.f.Seek(off, io.SeekStart)
+	return err
+}
+
+// persist makes the received bytes and the hash state durable, which is
+// what acknowledging a chunk promises.
+func (sess *session) persist() error {
+	if err := datasync(sess.f); err != nil {
+		return fmt.Errorf("sync upload data: %w", err)
+	}
+	hs, err := sess.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(sessionState{Repository: sess.repo, Algorithm: sess.algo, Offset: sess.offset.Load(), HashState: hs, Created: sess.created})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(sess.dir, "state.json"), b, filePerm)
+}
+
+// sum returns the digest of the data with algo. The running hash is used
+// when it matches; a client that finishes with another algorithm than the
+// session started with costs one re-read.
+func (sess *session) sum(algo digest.Algorithm) (digest.Digest, error) {
+	if _, err := oci.ParseAlgorithm(algo.String()); err != nil {
+		return "", err
+	}
+	if algo == sess.algo {
+		return digest.NewDigest(algo, sess.h), nil
+	}
+	f, err := os.Open(filepath.Join(sess.dir, "data"))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return algo.FromReader(io.LimitReader(f, sess.offset.Load()))
+}
+
+// remove deletes a session. Called with sess.mu held, or for a session no
+// one else can reach.
+func (u *uploads) remove(sess *session) {
+	u.mu.Lock()
+	delete(u.sessions, sess.id)
+	u.mu.Unlock()
+	sess.gone = true
+	if sess.f != nil {
+		_ = sess.f.Close()
+		sess.f = nil
+	}
+	if err := os.RemoveAll(sess.dir); err != nil {
+		u.s.log.Warn("could not remove upload session", "upload", sess.id, "error", err)
+	}
+}
+
+// expire removes sessions idle for longer than UploadMaxAge and registers the
+// rest found on disk (after a restart) so they can be resumed.
+func (u *uploads) expire(now time.Time) {
+	entries, err := os.ReadDir(u.root())
+	if err != nil {
+		u.s.log.Warn("cannot list upload sessions", "error", err)
+		return
+	}
+	for _, e := range entries {
+		id := e.Name()
+		dir := filepath.Join(u.root(), id)
+		if !validID(id) || !e.IsDir() {
+			_ = os.RemoveAll(dir)
+			continue
+		}
+		u.mu.Lock()
+		sess := u.sessions[id]
+		u.mu.Unlock()
+		if sess != nil && !sess.mu.TryLock() {
+			continue // in use
+		}
+		if sess == nil {
+			st, err := readState(dir)
+			if err != nil || oci.ValidateName(st.Repository) != nil || func() error { _, err := oci.ParseAlgorithm(st.Algorithm.String()); return err }() != nil {
+				_ = os.RemoveAll(dir)
+				continue
+			}
+			sess = &session{id: id, repo: st.Repository, algo: st.Algorithm, dir: dir, created: st.Created}
+			sess.offset.Store(st.Offset)
+			sess.mu.Lock()
+			u.mu.Lock()
+			u.sessions[id] = sess
+			u.mu.Unlock()
+		}
+		if now.Sub(lastActivity(dir)) > u.s.cfg.UploadMaxAge {
+			u.s.log.Info("removing expired upload", "upload", id, "repository", sess.repo, "bytes", sess.offset.Load())
+			u.remove(sess)
+		}
+		sess.mu.Unlock()
+	}
+}
+
+func lastActivity(dir string) time.Time {
+	var t time.Time
+	for _, name := range []string{"state.json", "data"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.ModTime().After(t) {
+			t = fi.ModTime()
+		}
+	}
+	if fi, err := os.Stat(dir); err == nil && t.IsZero() {
+		t = fi.ModTime()
+	}
+	return t
+}
+
+func (u *uploads) closeAll() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, sess := range u.sessions {
+		if sess.mu.TryLock() {
+			if sess.f != nil {
+				_ = sess.f.Close()
+				sess.f = nil
+			}
+			sess.mu.Unlock()
+		}
+	}
+}
