@@ -66,9 +66,9 @@ func (s *Store) DeleteBlob(ctx context.Context, repo string, d digest.Digest) er
 	if err := checkBlobArgs(repo, d); err != nil {
 		return err
 	}
-	r, err := s.repo(repo, false)
+	r, err := s.lookup(repo, func() error { return blobUnknown(repo, d) })
 	if err != nil {
-		return blobUnknown(repo, d)
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -5,6 +5,7 @@ package ocilayout
 import (
 	"errors"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,7 +34,7 @@ func lockDir(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_EX|uni
 
 // linkCount returns the number of hard links of fi (pool refcount).
 func linkCount(fi os.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(st.Nlink)
 	}
 	return 0
@@ -42,7 +43,7 @@ func linkCount(fi os.FileInfo) uint64 {
 // changeTime is the inode change time: it moves when a link is added or
 // removed, so it dates when a blob lost its last repository.
 func changeTime(fi os.FileInfo) time.Time {
-	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
 	}
 	return fi.ModTime()

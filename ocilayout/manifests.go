@@ -112,9 +112,9 @@ func (r *repo) resolve(ref oci.Reference) (*manifestEntry, error) {
 
 // ResolveManifest returns the descriptor of a manifest, without its body.
 func (s *Store) ResolveManifest(ctx context.Context, repo string, ref oci.Reference) (ocispec.Descriptor, error) {
-	r, err := s.repo(repo, false)
+	r, err := s.lookup(repo, func() error { return manifestUnknown(repo, ref) })
 	if err != nil {
-		return ocispec.Descriptor{}, manifestUnknown(repo, ref)
+		return ocispec.Descriptor{}, err
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -127,9 +127,9 @@ func (s *Store) ResolveManifest(ctx context.Context, repo string, ref oci.Refere
 
 // GetManifest returns a manifest's descriptor and its exact bytes.
 func (s *Store) GetManifest(ctx context.Context, repo string, ref oci.Reference) (ocispec.Descriptor, []byte, error) {
-	r, err := s.repo(repo, false)
+	r, err := s.lookup(repo, func() error { return manifestUnknown(repo, ref) })
 	if err != nil {
-		return ocispec.Descriptor{}, nil, manifestUnknown(repo, ref)
+		return ocispec.Descriptor{}, nil, err
 	}
 	r.mu.RLock()
 	e, err := r.resolve(ref)
@@ -153,9 +153,9 @@ func (s *Store) GetManifest(ctx context.Context, repo string, ref oci.Reference)
 // DeleteManifest removes a manifest and every tag pointing at it.
 func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
 	ref := oci.Reference{Digest: d}
-	r, err := s.repo(repo, false)
+	r, err := s.lookup(repo, func() error { return manifestUnknown(repo, ref) })
 	if err != nil {
-		return manifestUnknown(repo, ref)
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -180,9 +180,9 @@ func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 	if err := oci.ValidateTag(tag); err != nil {
 		return err
 	}
-	r, err := s.repo(repo, false)
+	r, err := s.lookup(repo, func() error { return manifestUnknown(repo, ref) })
 	if err != nil {
-		return manifestUnknown(repo, ref)
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -267,4 +267,24 @@ func referrerDescriptor(e *manifestEntry) ocispec.Descriptor {
 		ArtifactType: e.artifactType,
 		Annotations:  maps.Clone(e.annotations),
 	}
+}
+
+// TagManifest points tag at a manifest already in repo.
+func (s *Store) TagManifest(ctx context.Context, repo, tag string, d digest.Digest) error {
+	if err := oci.ValidateTag(tag); err != nil {
+		return err
+	}
+	r, err := s.lookup(repo, func() error { return manifestUnknown(repo, oci.Reference{Digest: d}) })
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.manifests[d]; e == nil || e.broken != nil {
+		return manifestUnknown(repo, oci.Reference{Digest: d})
+	}
+	if r.tags[tag] == d {
+		return nil
+	}
+	return r.commit([]op{{Op: opTag, Tag: tag, Digest: d}})
 }

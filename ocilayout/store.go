@@ -272,6 +272,16 @@ func (s *Store) repo(name string, create bool) (*repo, error) {
 	return r, nil
 }
 
+// lookup returns an existing repository, or notFound() when it does not
+// exist. Other failures (a damaged journal) are passed on, not hidden.
+func (s *Store) lookup(name string, notFound func() error) (*repo, error) {
+	r, err := s.repo(name, false)
+	if errors.Is(err, oci.ErrNameUnknown) {
+		return nil, notFound()
+	}
+	return r, err
+}
+
 // Repositories returns up to n repository names after last, sorted. n < 0
 // means all of them.
 func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string, error) {

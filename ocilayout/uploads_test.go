@@ -1,0 +1,205 @@
+package ocilayout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ai-model-registry/ai-model-registry/oci"
+)
+
+func randomBytes(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// failingReader yields n bytes of data and then fails, like a client that
+// disconnects mid-chunk.
+type failingReader struct {
+	data []byte
+	n    int
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	m := copy(p, f.data[:min(len(f.data), f.n)])
+	f.data, f.n = f.data[m:], f.n-m
+	return m, nil
+}
+
+func TestChunkedUploadSurvivesCrashAndRollsBackBrokenChunks(t *testing.T) {
+	ctx := context.Background()
+	dir := tempDir(t)
+	s := openStore(t, dir)
+	data := randomBytes(3<<20+17, 1)
+	want := digest.FromBytes(data)
+	st, err := s.StartUpload(ctx, "r", digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := data[:1<<20]
+	if st2, err := s.AppendUpload(ctx, "r", st.ID, 0, bytes.NewReader(first)); err != nil || st2.Offset != int64(len(first)) {
+		t.Fatalf("append: %+v %v", st2, err)
+	}
+	// A chunk that breaks off half-way leaves the session as it was.
+	_, err = s.AppendUpload(ctx, "r", st.ID, int64(len(first)), &failingReader{data: data[len(first):], n: 300 << 10})
+	wantCode(t, err, oci.CodeBlobUploadInvalid)
+	if got, _ := s.UploadStatus(ctx, "r", st.ID); got.Offset != int64(len(first)) {
+		t.Fatalf("offset after a broken chunk = %d", got.Offset)
+	}
+	// Out-of-order chunks are refused with 416.
+	_, err = s.AppendUpload(ctx, "r", st.ID, 5, bytes.NewReader([]byte("x")))
+	var oe *oci.Error
+	if !errors.As(err, &oe) || oe.Status != 416 {
+		t.Fatalf("out-of-order chunk: %v", err)
+	}
+	// kill -9, restart: the acknowledged chunk and the hash state survive.
+	crash(s)
+	s = openStore(t, dir)
+	defer s.Close()
+	got, err := s.UploadStatus(ctx, "r", st.ID)
+	if err != nil || got.Offset != int64(len(first)) {
+		t.Fatalf("after restart: %+v %v", got, err)
+	}
+	if _, err := s.AppendUpload(ctx, "r", st.ID, int64(len(first)), bytes.NewReader(data[len(first):2<<20])); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := s.CommitUpload(ctx, "r", st.ID, 2<<20, bytes.NewReader(data[2<<20:]), want)
+	if err != nil || desc.Size != int64(len(data)) {
+		t.Fatalf("commit: %+v %v", desc, err)
+	}
+	if !bytes.Equal(readBlob(t, s, "r", want), data) {
+		t.Fatal("stored blob differs")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "uploads")); len(entries) != 0 {
+		t.Fatalf("session directory left behind: %v", entries)
+	}
+}
+
+func TestDigestMismatchLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := tempDir(t)
+	s := openStore(t, dir)
+	defer s.Close()
+	st, _ := s.StartUpload(ctx, "r", digest.SHA256)
+	claimed := digest.FromString("something else")
+	_, err := s.CommitUpload(ctx, "r", st.ID, -1, bytes.NewReader([]byte("payload")), claimed)
+	wantCode(t, err, oci.CodeDigestInvalid)
+	if _, err := s.StatBlob(ctx, "r", claimed); err == nil {
+		t.Fatal("blob visible under the claimed digest")
+	}
+	if _, err := s.StatBlob(ctx, "r", digest.FromString("payload")); err == nil {
+		t.Fatal("blob visible under its real digest")
+	}
+	_, err = s.UploadStatus(ctx, "r", st.ID)
+	wantCode(t, err, oci.CodeBlobUploadUnknown)
+	for _, sub := range []string{"uploads", "pool/sha256", "tmp"} {
+		if entries, _ := os.ReadDir(filepath.Join(dir, sub)); len(entries) != 0 {
+			t.Fatalf("%s not empty after a rejected upload: %v", sub, entries)
+		}
+	}
+}
+
+func TestUploadFinishedWithAnotherAlgorithm(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, tempDir(t))
+	defer s.Close()
+	data := []byte("hashed with sha256 while streaming, finished as sha512")
+	st, _ := s.StartUpload(ctx, "r", digest.SHA256)
+	if _, err := s.AppendUpload(ctx, "r", st.ID, -1, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	d := digest.SHA512.FromBytes(data)
+	if _, err := s.CommitUpload(ctx, "r", st.ID, -1, nil, d); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readBlob(t, s, "r", d), data) {
+		t.Fatal("sha512 blob differs")
+	}
+}
+
+func TestUploadSessionsAreScopedAndBounded(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Dir: tempDir(t), MaxUploads: 2, FlushInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, _ := s.StartUpload(ctx, "r", "")
+	if _, err := s.StartUpload(ctx, "r", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.StartUpload(ctx, "r", "")
+	wantCode(t, err, oci.CodeTooManyRequests)
+	// A session belongs to its repository.
+	_, err = s.UploadStatus(ctx, "other", a.ID)
+	wantCode(t, err, oci.CodeBlobUploadUnknown)
+	for _, id := range []string{"../../etc", "", a.ID + "0", "ABCDEF0123456789ABCDEF0123456789"} {
+		_, err = s.AppendUpload(ctx, "r", id, -1, bytes.NewReader([]byte("x")))
+		wantCode(t, err, oci.CodeBlobUploadUnknown)
+	}
+	if err := s.CancelUpload(ctx, "r", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StartUpload(ctx, "r", ""); err != nil {
+		t.Fatalf("cancel did not free a slot: %v", err)
+	}
+}
+
+func TestIdleUploadsExpire(t *testing.T) {
+	ctx := context.Background()
+	dir := tempDir(t)
+	s := openStore(t, dir)
+	st, _ := s.StartUpload(ctx, "r", "")
+	if _, err := s.AppendUpload(ctx, "r", st.ID, 0, bytes.NewReader([]byte("abc"))); err != nil {
+		t.Fatal(err)
+	}
+	s.uploads.expire(time.Now())
+	if _, err := s.UploadStatus(ctx, "r", st.ID); err != nil {
+		t.Fatalf("fresh session expired: %v", err)
+	}
+	s.uploads.expire(time.Now().Add(25 * time.Hour))
+	_, err := s.UploadStatus(ctx, "r", st.ID)
+	wantCode(t, err, oci.CodeBlobUploadUnknown)
+	if _, err := os.Stat(filepath.Join(dir, "uploads", st.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("expired session still on disk: %v", err)
+	}
+	s.Close()
+}
+
+func TestOrphanSweep(t *testing.T) {
+	s := openStore(t, tempDir(t))
+	defer s.Close()
+	d := digest.FromString("orphan")
+	p := s.poolPath(d)
+	if err := os.WriteFile(p, []byte("orphan"), 0o440); err != nil {
+		t.Fatal(err)
+	}
+	kept := pushBlob(t, s, "r", []byte("kept"))
+	s.sweepOrphans(time.Now())
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal("orphan removed before its grace period")
+	}
+	s.sweepOrphans(time.Now().Add(2 * time.Hour))
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("orphan kept after its grace period")
+	}
+	if _, err := os.Stat(s.poolPath(kept.Digest)); err != nil {
+		t.Fatal("referenced blob swept")
+	}
+}
