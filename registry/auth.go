@@ -1,31 +1,19 @@
 package registry
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/ai-model-registry/ai-model-registry/oci"
+	"github.com/ai-model-registry/ai-model-registry/token"
 )
-
-// MinTokenLength is the shortest service token accepted (32 characters, e.g.
-// the output of `openssl rand -hex 16`).
-const MinTokenLength = 32
-
-const maxTokenFile = 4096
 
 // Realm is the realm of the Basic challenge sent to OCI clients.
 const Realm = "ai-model-registry"
@@ -64,7 +52,7 @@ func LoadAuth(cfg TokenConfig, log *slog.Logger) (*Auth, error) {
 		return refuse(log, "no service token is configured: set SERVICE_TOKEN_PATH to a file holding a token of at least 32 characters (e.g. `openssl rand -hex 32 > token && chmod 600 token`)"), nil
 	}
 	if cfg.Generate {
-		created, err := generateToken(cfg.Path)
+		created, err := token.Generate(cfg.Path)
 		if err != nil {
 			return nil, fmt.Errorf("create service token %s: %w", cfg.Path, err)
 		}
@@ -72,7 +60,7 @@ func LoadAuth(cfg TokenConfig, log *slog.Logger) (*Auth, error) {
 			log.Info("generated a new service token (owner-only file); use it as the password (any user name) or as a Bearer token", "path", cfg.Path)
 		}
 	}
-	tok, err := readToken(cfg.Path)
+	tok, err := token.Read(cfg.Path)
 	if err != nil {
 		return refuse(log, fmt.Sprintf("the service token at SERVICE_TOKEN_PATH cannot be used: %v", err)), nil
 	}
@@ -84,69 +72,6 @@ func LoadAuth(cfg TokenConfig, log *slog.Logger) (*Auth, error) {
 func refuse(log *slog.Logger, why string) *Auth {
 	log.Error("mutations are disabled (fail-closed): " + why)
 	return &Auth{refusal: "mutations are disabled on this registry: " + why}
-}
-
-func readToken(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%s does not exist", path)
-	}
-	if err != nil {
-		return "", err
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return "", fmt.Errorf("%s is writable by group or others (mode %v); run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
-	if err != nil {
-		return "", err
-	}
-	if len(b) > maxTokenFile {
-		return "", fmt.Errorf("%s is larger than %d bytes; it should hold one token", path, maxTokenFile)
-	}
-	tok := strings.TrimSpace(string(b))
-	if len(tok) < MinTokenLength {
-		return "", fmt.Errorf("the token in %s is %d characters; use at least %d (e.g. `openssl rand -hex 32`)", path, len(tok), MinTokenLength)
-	}
-	if strings.ContainsAny(tok, " \t\r\n") {
-		return "", fmt.Errorf("the token in %s contains whitespace", path)
-	}
-	return tok, nil
-}
-
-// generateToken creates path with a random token unless it exists. O_EXCL
-// means an existing file, whatever it holds, is never overwritten.
-func generateToken(path string) (bool, error) {
-	if _, err := os.Lstat(path); err == nil {
-		return false, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return false, err
-	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return false, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return false, err
-	}
-	_, err = f.WriteString(hex.EncodeToString(raw[:]) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err == nil, err
 }
 
 // RequiresAuth reports whether mutations need a token (false in dev mode).
