@@ -50,3 +50,13 @@ func changeTime(fi os.FileInfo) time.Time {
 }
 
 func isNoSpace(err error) bool { return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) }
+
+// openDirect opens path for O_DIRECT writes, or returns nil where the
+// filesystem refuses (tmpfs, some FUSE and network filesystems).
+func openDirect(path string) *os.File {
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}

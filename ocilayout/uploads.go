@@ -42,8 +42,8 @@ type session struct {
 	offset  atomic.Int64 // bytes durably received
 	gone    bool         // removed; callers holding a pointer must not use it
 
-	f *os.File  // open data file, positioned at offset
-	h hash.Hash // hash of data[:offset]
+	out *sink     // open data file
+	h   hash.Hash // hash of data[:offset]
 }
 
 type sessionState struct {
@@ -214,7 +214,7 @@ func (s *Store) CommitUpload(ctx context.Context, repo, id string, start int64, 
 		s.uploads.remove(sess)
 		return ocispec.Descriptor{}, oci.Errorf(oci.CodeDigestInvalid, "uploaded content (%d bytes) hashes to %s, not %s; the upload was discarded", size, got, d)
 	}
-	if err := datasync(sess.f); err != nil {
+	if err := datasync(sess.out.f); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("sync upload: %w", err)
 	}
 	r, err := s.repo(repo, true)
@@ -242,14 +242,15 @@ func (s *Store) CancelUpload(ctx context.Context, repo, id string) error {
 // open opens the data file and restores the hash state. Called with
 // sess.mu held.
 func (sess *session) open() error {
-	if sess.f != nil {
+	if sess.out != nil {
 		return nil
 	}
 	st, err := readState(sess.dir)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(sess.dir, "data"), os.O_RDWR|os.O_CREATE, filePerm)
+	path := filepath.Join(sess.dir, "data")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
 		return err
 	}
@@ -260,9 +261,6 @@ func (sess *session) open() error {
 	if err == nil && fi.Size() > st.Offset {
 		err = f.Truncate(st.Offset) // bytes of an unacknowledged chunk
 	}
-	if err == nil {
-		_, err = f.Seek(st.Offset, io.SeekStart)
-	}
 	h := sess.algo.Hash()
 	if err == nil && len(st.HashState) > 0 {
 		err = h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.HashState)
@@ -271,7 +269,8 @@ func (sess *session) open() error {
 		_ = f.Close()
 		return err
 	}
-	sess.f, sess.h = f, h
+	sess.out = &sink{f: f, direct: openDirect(path), started: st.Offset, waited: st.Offset}
+	sess.h = h
 	sess.offset.Store(st.Offset)
 	return nil
 }
@@ -300,12 +299,11 @@ func (sess *session) write(start int64, body io.Reader) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := copyHashed(sess.f, off, body, sess.h)
+	n, err := copyHashed(sess.out, off, body, sess.h)
 	if err != nil {
-		rerr := sess.rollback(off, snap)
-		if rerr != nil {
-			sess.f.Close()
-			sess.f = nil // reopen from the last persisted state
+		if rerr := sess.rollback(off, snap); rerr != nil {
+			sess.out.close()
+			sess.out = nil // reopen from the last persisted state
 		}
 		switch {
 		case isNoSpace(err):
@@ -327,17 +325,14 @@ func (sess *session) rollback(off int64, snap []byte) error {
 		return err
 	}
 	sess.h = h
-	if err := sess.f.Truncate(off); err != nil {
-		return err
-	}
-	_, err := sess.f.Seek(off, io.SeekStart)
-	return err
+	sess.out.started, sess.out.waited = off, off
+	return sess.out.f.Truncate(off)
 }
 
 // persist makes the received bytes and the hash state durable, which is
 // what acknowledging a chunk promises.
 func (sess *session) persist() error {
-	if err := datasync(sess.f); err != nil {
+	if err := datasync(sess.out.f); err != nil {
 		return fmt.Errorf("sync upload data: %w", err)
 	}
 	hs, err := sess.h.(encoding.BinaryMarshaler).MarshalBinary()
@@ -376,9 +371,9 @@ func (u *uploads) remove(sess *session) {
 	delete(u.sessions, sess.id)
 	u.mu.Unlock()
 	sess.gone = true
-	if sess.f != nil {
-		_ = sess.f.Close()
-		sess.f = nil
+	if sess.out != nil {
+		sess.out.close()
+		sess.out = nil
 	}
 	if err := os.RemoveAll(sess.dir); err != nil {
 		u.s.log.Warn("could not remove upload session", "upload", sess.id, "error", err)
@@ -445,9 +440,9 @@ func (u *uploads) closeAll() {
 	defer u.mu.Unlock()
 	for _, sess := range u.sessions {
 		if sess.mu.TryLock() {
-			if sess.f != nil {
-				_ = sess.f.Close()
-				sess.f = nil
+			if sess.out != nil {
+				sess.out.close()
+				sess.out = nil
 			}
 			sess.mu.Unlock()
 		}
