@@ -17,7 +17,13 @@ import (
 // with every API and data test on (except sparse manifests, which a registry
 // may reject).
 func TestConformance(t *testing.T) {
-	r := startRegistry(t)
+	runConformance(t, startRegistry(t))
+}
+
+// runConformance runs the suite against r, prints its counts and fails t
+// unless everything enabled passed.
+func runConformance(t *testing.T, r *registry) {
+	t.Helper()
 	dir := t.TempDir() // also the cwd, so no stray oci-conformance.yaml is read
 	results := filepath.Join(dir, "results")
 	if keep := os.Getenv("E2E_CONFORMANCE_RESULTS"); keep != "" {
