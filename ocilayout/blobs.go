@@ -160,8 +160,20 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, d digest.Diges
 // d of repository r: link into the pool (never replacing), link the pool copy
 // into the repository, fsync both directories. The source path is removed.
 func (s *Store) ingestFile(r *repo, src string, d digest.Digest, size int64) error {
-	if err := os.Chmod(src, blobPerm); err != nil {
+	wait, err := s.linkBlob(r, src, d, size)
+	if err != nil {
 		return err
+	}
+	return wait()
+}
+
+// linkBlob does the linking of ingestFile and returns a function that waits
+// for the directory fsyncs, so a caller can overlap other durable work (the
+// journal append of a manifest) with them. The blob's data is already on
+// disk, so nothing can become visible before its bytes.
+func (s *Store) linkBlob(r *repo, src string, d digest.Digest, size int64) (func() error, error) {
+	if err := os.Chmod(src, blobPerm); err != nil {
+		return nil, err
 	}
 	pool := s.poolPath(d)
 	l := s.digestLock(d)
@@ -185,19 +197,22 @@ func (s *Store) ingestFile(r *repo, src string, d digest.Digest, size int64) err
 	l.Unlock()
 	_ = os.Remove(src)
 	if err != nil {
-		return fmt.Errorf("store blob %s: %w", d, err)
+		return nil, fmt.Errorf("store blob %s: %w", d, err)
 	}
-	return syncDirs(filepath.Dir(pool), r.blobDir(d))
+	done := make(chan error, 1)
+	go func() { done <- syncDirs(filepath.Dir(pool), r.blobDir(d)) }()
+	return func() error { return <-done }, nil
 }
 
-// ingestBytes stores small content (manifests) durably as blob d of r.
-func (s *Store) ingestBytes(r *repo, data []byte, d digest.Digest) error {
+// writeBlob stores small content (manifests) as blob d of r; like linkBlob it
+// returns a function that waits for the directory fsyncs.
+func (s *Store) writeBlob(r *repo, data []byte, d digest.Digest) (func() error, error) {
 	if fi, err := os.Lstat(r.blobPath(d)); err == nil && fi.Size() == int64(len(data)) {
-		return nil // already there; content-addressed, so identical
+		return func() error { return nil }, nil // already there; content-addressed, so identical
 	}
-	f, err := os.CreateTemp(s.tmpDir(), "blob-*")
+	f, err := s.newTempFile("blob-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
@@ -209,9 +224,9 @@ func (s *Store) ingestBytes(r *repo, data []byte, d digest.Digest) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("write blob %s: %w", d, err)
+		return nil, fmt.Errorf("write blob %s: %w", d, err)
 	}
-	return s.ingestFile(r, tmp, d, int64(len(data)))
+	return s.linkBlob(r, tmp, d, int64(len(data)))
 }
 
 // sweepOrphans removes pool blobs no repository links to, once they have

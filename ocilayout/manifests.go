@@ -40,12 +40,14 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m *oci.Manifest, t
 	if err != nil {
 		return err
 	}
-	if err := s.ingestBytes(r, m.Body, m.Digest); err != nil {
+	synced, err := s.writeBlob(r, m.Body, m.Digest)
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.checkRefs(m); err != nil { // a blob may have gone meanwhile
+		_ = synced()
 		return err
 	}
 	var ops []op
@@ -58,12 +60,24 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m *oci.Manifest, t
 			ops = append(ops, op{Op: opTag, Tag: t, Digest: m.Digest})
 		}
 	}
-	if err := r.commit(ops); err != nil {
-		return err
+	// The journal line is made durable while the manifest blob's directory
+	// entries are fsync'd; the change is acknowledged only once both are. If
+	// a crash lands in between, the manifest loads as broken (not served)
+	// and a re-push repairs it, below.
+	jerr := r.commit(ops)
+	if serr := synced(); serr != nil {
+		if jerr == nil && e == nil {
+			_ = r.commit([]op{{Op: opDel, Digest: m.Digest}})
+		}
+		return serr
 	}
-	if e == nil {
-		r.detail(r.manifests[m.Digest], m)
+	if jerr != nil {
+		return jerr
 	}
+	if e = r.manifests[m.Digest]; e.broken != nil {
+		e.broken = nil // the blob is back: a re-push repairs a manifest lost in a crash
+	}
+	r.detail(e, m)
 	return nil
 }
 

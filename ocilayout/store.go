@@ -63,6 +63,10 @@ type Store struct {
 
 	uploads uploads
 
+	bufs        buffers       // recycled 1 MiB stream buffers
+	spares      chan string   // paths of empty files ready in tmp/
+	spareWanted chan struct{} // wakes the spare maker
+
 	stop     chan struct{}
 	bg       sync.WaitGroup
 	closeErr error
@@ -107,7 +111,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if fi.Mode().Perm()&0o022 != 0 {
 		return nil, fmt.Errorf("registry directory %s is writable by group or others (mode %v): run chmod go-w %s", dir, fi.Mode().Perm(), dir)
 	}
-	s := &Store{dir: dir, cfg: cfg, log: cfg.Logger, repos: map[string]*repo{}, stop: make(chan struct{})}
+	s := &Store{dir: dir, cfg: cfg, log: cfg.Logger, repos: map[string]*repo{}, stop: make(chan struct{}),
+		bufs: newBuffers(32), spares: make(chan string, spareFiles), spareWanted: make(chan struct{}, 1)}
 	s.uploads.init(s)
 
 	lf, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, filePerm)
@@ -143,9 +148,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.uploads.expire(time.Now())
 	ok = true
 
-	s.bg.Add(2)
+	s.bg.Add(3)
 	go s.flushLoop()
 	go s.janitorLoop()
+	go s.spareLoop()
 	s.log.Info("storage opened", "dir", dir, "repositories", len(s.repos))
 	return s, nil
 }

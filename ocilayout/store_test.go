@@ -395,3 +395,29 @@ func TestCatalogAndTagPagination(t *testing.T) {
 	_, err := s.Tags(ctx, "zzz", "", -1)
 	wantCode(t, err, oci.CodeNameUnknown)
 }
+
+// A manifest whose journal line survived a crash but whose blob did not is
+// not served, and pushing it again repairs it.
+func TestManifestBlobLostInCrashIsRepairedByRepush(t *testing.T) {
+	ctx := context.Background()
+	dir := tempDir(t)
+	s := openStore(t, dir)
+	m := pushImage(t, s, "r", nil, []string{"v1"}, []byte("layer"))
+	crash(s)
+	if err := os.Remove(filepath.Join(dir, "repos/r/_layout/blobs/sha256", m.Digest.Encoded())); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	defer s.Close()
+	_, _, err := s.GetManifest(ctx, "r", oci.Reference{Tag: "v1"})
+	wantCode(t, err, oci.CodeManifestUnknown)
+	if err := s.PutManifest(ctx, "r", m, []string{"v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body, err := s.GetManifest(ctx, "r", oci.Reference{Tag: "v1"}); err != nil || !bytes.Equal(body, m.Body) {
+		t.Fatalf("after re-push: %v", err)
+	}
+	if refs := s.repos["r"].blobRefs[m.Layers[0].Digest]; refs != 1 {
+		t.Fatalf("layer refcount after repair = %d", refs)
+	}
+}

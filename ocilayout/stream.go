@@ -25,7 +25,28 @@ const (
 	wbWindow = 32 << 20
 )
 
-var bufPool = sync.Pool{New: func() any { return alignedBuf(streamBuf) }}
+// buffers recycles aligned stream buffers. It is a bounded free list rather
+// than a sync.Pool because the GC empties a sync.Pool every cycle, and a
+// 1 MiB buffer re-allocated (and zeroed) per upload is measurable.
+type buffers chan *[]byte
+
+func newBuffers(keep int) buffers { return make(buffers, keep) }
+
+func (b buffers) get() *[]byte {
+	select {
+	case p := <-b:
+		return p
+	default:
+		return alignedBuf(streamBuf)
+	}
+}
+
+func (b buffers) put(p *[]byte) {
+	select {
+	case b <- p:
+	default:
+	}
+}
 
 // alignedBuf returns a byte slice whose first byte is directAlign-aligned,
 // as O_DIRECT requires of user memory.
@@ -63,10 +84,13 @@ func (s *sink) close() {
 	}
 }
 
-// writeAt writes b at off: aligned blocks through O_DIRECT when possible,
-// anything else through the page cache with bounded writeback.
+// writeAt writes b at off: full aligned buffers through O_DIRECT when
+// possible, anything else (small blobs, tails, unaligned chunks) through the
+// page cache with bounded writeback. Small writes stay buffered because a
+// direct write is a synchronous device write, which for a 4 KiB blob costs
+// more than the page cache it saves.
 func (s *sink) writeAt(b []byte, off int64) error {
-	if s.direct != nil && off%directAlign == 0 {
+	if s.direct != nil && off%directAlign == 0 && len(b) >= streamBuf {
 		n := len(b) - len(b)%directAlign
 		if n > 0 {
 			if _, err := s.direct.WriteAt(b[:n], off); err != nil {
@@ -104,15 +128,38 @@ type chunk struct {
 	refs atomic.Int32
 }
 
+// smallBody is read first into a small buffer: most manifests, configs and
+// many layers fit, and then no pipeline or large buffer is needed.
+const smallBody = 64 << 10
+
 // copyHashed appends r to the sink at off while h hashes the same bytes.
 // Reading (this goroutine), writing and hashing (one goroutine each) overlap,
 // so an upload runs at the slowest of network, disk and SHA-256 rather than
 // their sum. It returns the bytes written; on error the caller rolls the
 // file and the hash back.
-func copyHashed(s *sink, off int64, r io.Reader, h hash.Hash) (int64, error) {
+func copyHashed(s *sink, bufs buffers, off int64, r io.Reader, h hash.Hash) (int64, error) {
+	var small [smallBody]byte
+	m, err := fill(r, small[:])
+	if m > 0 {
+		h.Write(small[:m])
+		if werr := s.writeAt(small[:m], off); werr != nil {
+			return 0, werr
+		}
+	}
+	if err != nil {
+		if err == io.EOF {
+			err = nil
+		}
+		return int64(m), err
+	}
+	n, err := copyPipelined(s, bufs, off+int64(m), r, h)
+	return int64(m) + n, err
+}
+
+func copyPipelined(s *sink, bufs buffers, off int64, r io.Reader, h hash.Hash) (int64, error) {
 	free := make(chan *[]byte, streamBuffers)
 	for range streamBuffers {
-		free <- bufPool.Get().(*[]byte)
+		free <- bufs.get()
 	}
 	release := func(c *chunk) {
 		if c.refs.Add(-1) == 0 {
@@ -168,7 +215,7 @@ func copyHashed(s *sink, off int64, r io.Reader, h hash.Hash) (int64, error) {
 	close(toHash)
 	wg.Wait()
 	for range streamBuffers {
-		bufPool.Put(<-free)
+		bufs.put(<-free)
 	}
 	if p := werr.Load(); p != nil {
 		return n, *p

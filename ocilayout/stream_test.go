@@ -13,7 +13,7 @@ import (
 func TestCopyHashedPaths(t *testing.T) {
 	for _, direct := range []bool{true, false} {
 		for _, tc := range []struct{ prefix, size int }{
-			{0, 0}, {0, 1}, {0, streamBuf}, {0, 3*streamBuf + 5}, {17, 2*streamBuf + 4096}, {4096, 10000},
+			{0, 0}, {0, 1}, {0, smallBody}, {0, smallBody + 1}, {0, streamBuf}, {0, 3*streamBuf + 5}, {17, 2*streamBuf + 4096}, {4096, 10000}, {0, smallBody + 2*streamBuf},
 		} {
 			path := filepath.Join(t.TempDir(), "data")
 			f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -30,7 +30,7 @@ func TestCopyHashedPaths(t *testing.T) {
 			}
 			data := randomBytes(tc.size, uint64(tc.size))
 			h := sha256.New()
-			n, err := copyHashed(s, int64(tc.prefix), bytes.NewReader(data), h)
+			n, err := copyHashed(s, newBuffers(4), int64(tc.prefix), bytes.NewReader(data), h)
 			if err != nil || n != int64(len(data)) {
 				t.Fatalf("direct=%v %+v: n=%d err=%v", direct, tc, n, err)
 			}

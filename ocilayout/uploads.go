@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,10 +24,12 @@ import (
 	"github.com/ai-model-registry/ai-model-registry/oci"
 )
 
-// uploads tracks upload sessions. A session is a directory with the bytes
-// received so far (data) and state.json holding the offset and the
-// serialized hash state, so a session survives a restart and finishing it
-// never re-reads the data.
+// uploads tracks upload sessions. A session lives in memory until bytes
+// arrive; then its bytes go to uploads/<id>.data, and each acknowledged
+// chunk also writes uploads/<id>.json with the offset and the serialized
+// hash state, so an acknowledged session survives a restart and finishing it
+// never re-reads the data. A session that acknowledged nothing is not worth
+// a file: after a crash its client gets BLOB_UPLOAD_UNKNOWN and restarts.
 type uploads struct {
 	s        *Store
 	mu       sync.Mutex
@@ -37,13 +41,14 @@ type session struct {
 	id      string
 	repo    string
 	algo    digest.Algorithm
-	dir     string
+	base    string // uploads/<id>; data in base+".data", state in base+".json"
 	created time.Time
 	offset  atomic.Int64 // bytes durably received
 	gone    bool         // removed; callers holding a pointer must not use it
 
-	out *sink     // open data file
-	h   hash.Hash // hash of data[:offset]
+	out       *sink     // open data file, nil until bytes arrive
+	h         hash.Hash // hash of data[:offset]; nil until restored after a restart
+	persisted bool      // base+".json" exists
 }
 
 type sessionState struct {
@@ -98,32 +103,16 @@ func (s *Store) StartUpload(ctx context.Context, repo string, algo digest.Algori
 	u := &s.uploads
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
-	sess := &session{id: hex.EncodeToString(raw[:]), repo: repo, algo: algo, created: time.Now().UTC()}
-	sess.dir = filepath.Join(u.root(), sess.id)
+	id := hex.EncodeToString(raw[:])
+	sess := &session{id: id, repo: repo, algo: algo, created: time.Now().UTC(), base: filepath.Join(u.root(), id), h: algo.Hash()}
 
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	if len(u.sessions) >= s.cfg.MaxUploads {
-		u.mu.Unlock()
 		return oci.UploadStatus{}, oci.Errorf(oci.CodeTooManyRequests, "%d uploads are in progress, the limit; finish or cancel some, or retry later", s.cfg.MaxUploads)
 	}
-	u.sessions[sess.id] = sess
-	u.mu.Unlock()
-
-	// Creating a session acknowledges no data, so it is not fsync'd: after
-	// a crash the client simply gets BLOB_UPLOAD_UNKNOWN and starts again.
-	err := os.Mkdir(sess.dir, dirPerm)
-	if err == nil {
-		var b []byte
-		b, err = json.Marshal(sessionState{Repository: repo, Algorithm: algo, Created: sess.created})
-		if err == nil {
-			err = os.WriteFile(filepath.Join(sess.dir, "state.json"), b, filePerm)
-		}
-	}
-	if err != nil {
-		u.remove(sess)
-		return oci.UploadStatus{}, fmt.Errorf("start upload: %w", err)
-	}
-	return oci.UploadStatus{ID: sess.id}, nil
+	u.sessions[id] = sess
+	return oci.UploadStatus{ID: id}, nil
 }
 
 // get finds a session of repo, loading it from disk after a restart.
@@ -154,7 +143,7 @@ func (u *uploads) lock(repo, id string) (*session, error) {
 		sess.mu.Unlock()
 		return nil, uploadUnknown(id)
 	}
-	if err := sess.open(); err != nil {
+	if err := sess.open(u.s); err != nil {
 		sess.mu.Unlock()
 		u.s.log.Error("upload session unusable; removing it", "upload", id, "error", err)
 		u.remove(sess)
@@ -181,7 +170,7 @@ func (s *Store) AppendUpload(ctx context.Context, repo, id string, start int64, 
 		return oci.UploadStatus{}, err
 	}
 	defer sess.mu.Unlock()
-	if _, err := sess.write(start, body); err != nil {
+	if _, err := sess.write(s.bufs, start, body); err != nil {
 		return oci.UploadStatus{ID: id, Offset: sess.offset.Load()}, err
 	}
 	if err := sess.persist(); err != nil {
@@ -202,7 +191,7 @@ func (s *Store) CommitUpload(ctx context.Context, repo, id string, start int64, 
 		return ocispec.Descriptor{}, err
 	}
 	defer sess.mu.Unlock()
-	if _, err := sess.write(start, body); err != nil {
+	if _, err := sess.write(s.bufs, start, body); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	size := sess.offset.Load()
@@ -221,7 +210,7 @@ func (s *Store) CommitUpload(ctx context.Context, repo, id string, start int64, 
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	if err := s.ingestFile(r, filepath.Join(sess.dir, "data"), d, size); err != nil {
+	if err := s.ingestFile(r, sess.base+".data", d, size); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	s.uploads.remove(sess)
@@ -239,18 +228,27 @@ func (s *Store) CancelUpload(ctx context.Context, repo, id string) error {
 	return nil
 }
 
-// open opens the data file and restores the hash state. Called with
-// sess.mu held.
-func (sess *session) open() error {
+// open makes the data file ready: a new one for a fresh session, or the
+// persisted one (truncated to the acknowledged offset, hash state restored)
+// after a restart. Called with sess.mu held.
+func (sess *session) open(s *Store) error {
 	if sess.out != nil {
 		return nil
 	}
-	st, err := readState(sess.dir)
+	path := sess.base + ".data"
+	if !sess.persisted {
+		f, err := s.newFile(path)
+		if err != nil {
+			return err
+		}
+		sess.out = &sink{f: f, direct: openDirect(path)}
+		return nil
+	}
+	st, err := readState(sess.base + ".json")
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(sess.dir, "data")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
@@ -275,9 +273,9 @@ func (sess *session) open() error {
 	return nil
 }
 
-func readState(dir string) (sessionState, error) {
+func readState(path string) (sessionState, error) {
 	var st sessionState
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return st, err
 	}
@@ -287,7 +285,7 @@ func readState(dir string) (sessionState, error) {
 
 // write appends body at the session offset. On failure the data file and the
 // hash are rolled back, so a broken chunk leaves the session as it was.
-func (sess *session) write(start int64, body io.Reader) (int64, error) {
+func (sess *session) write(bufs buffers, start int64, body io.Reader) (int64, error) {
 	off := sess.offset.Load()
 	if start >= 0 && start != off {
 		return 0, oci.Errorf(oci.CodeBlobUploadInvalid, "chunk starts at byte %d but the upload holds %d bytes; send the range starting at %d", start, off, off).WithStatus(416)
@@ -299,7 +297,7 @@ func (sess *session) write(start int64, body io.Reader) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := copyHashed(sess.out, off, body, sess.h)
+	n, err := copyHashed(sess.out, bufs, off, body, sess.h)
 	if err != nil {
 		if rerr := sess.rollback(off, snap); rerr != nil {
 			sess.out.close()
@@ -343,7 +341,11 @@ func (sess *session) persist() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(sess.dir, "state.json"), b, filePerm)
+	if err := writeFileAtomic(sess.base+".json", b, filePerm); err != nil {
+		return err
+	}
+	sess.persisted = true
+	return nil
 }
 
 // sum returns the digest of the data with algo. The running hash is used
@@ -356,7 +358,7 @@ func (sess *session) sum(algo digest.Algorithm) (digest.Digest, error) {
 	if algo == sess.algo {
 		return digest.NewDigest(algo, sess.h), nil
 	}
-	f, err := os.Open(filepath.Join(sess.dir, "data"))
+	f, err := os.Open(sess.base + ".data")
 	if err != nil {
 		return "", err
 	}
@@ -375,62 +377,87 @@ func (u *uploads) remove(sess *session) {
 		sess.out.close()
 		sess.out = nil
 	}
-	if err := os.RemoveAll(sess.dir); err != nil {
-		u.s.log.Warn("could not remove upload session", "upload", sess.id, "error", err)
+	for _, p := range []string{sess.base + ".data", sess.base + ".json"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			u.s.log.Warn("could not remove upload session", "upload", sess.id, "error", err)
+		}
 	}
 }
 
 // expire removes sessions idle for longer than UploadMaxAge and registers the
-// rest found on disk (after a restart) so they can be resumed.
+// persisted ones found on disk after a restart, so they can be resumed.
 func (u *uploads) expire(now time.Time) {
 	entries, err := os.ReadDir(u.root())
 	if err != nil {
 		u.s.log.Warn("cannot list upload sessions", "error", err)
 		return
 	}
+	u.mu.Lock()
+	live := make([]*session, 0, len(u.sessions))
+	for _, sess := range u.sessions {
+		live = append(live, sess)
+	}
+	u.mu.Unlock()
 	for _, e := range entries {
-		id := e.Name()
-		dir := filepath.Join(u.root(), id)
-		if !validID(id) || !e.IsDir() {
-			_ = os.RemoveAll(dir)
+		name := e.Name()
+		id, ext, _ := strings.Cut(name, ".")
+		path := filepath.Join(u.root(), name)
+		if !validID(id) || (ext != "json" && ext != "data") || !e.Type().IsRegular() {
+			_ = os.RemoveAll(path)
 			continue
 		}
 		u.mu.Lock()
-		sess := u.sessions[id]
+		known := u.sessions[id] != nil
 		u.mu.Unlock()
-		if sess != nil && !sess.mu.TryLock() {
+		if known {
+			continue
+		}
+		if ext == "data" {
+			// Data without state belongs to a session that acknowledged
+			// nothing and did not survive a restart.
+			if _, err := os.Stat(filepath.Join(u.root(), id+".json")); errors.Is(err, fs.ErrNotExist) {
+				_ = os.Remove(path)
+			}
+			continue
+		}
+		st, err := readState(path)
+		if err != nil || oci.ValidateName(st.Repository) != nil || !validAlgorithm(st.Algorithm) {
+			u.s.log.Warn("removing unreadable upload session", "upload", id, "error", err)
+			_ = os.Remove(path)
+			_ = os.Remove(filepath.Join(u.root(), id+".data"))
+			continue
+		}
+		sess := &session{id: id, repo: st.Repository, algo: st.Algorithm, base: filepath.Join(u.root(), id), created: st.Created, persisted: true}
+		sess.offset.Store(st.Offset)
+		u.mu.Lock()
+		u.sessions[id] = sess
+		u.mu.Unlock()
+		live = append(live, sess)
+	}
+	for _, sess := range live {
+		if !sess.mu.TryLock() {
 			continue // in use
 		}
-		if sess == nil {
-			st, err := readState(dir)
-			if err != nil || oci.ValidateName(st.Repository) != nil || func() error { _, err := oci.ParseAlgorithm(st.Algorithm.String()); return err }() != nil {
-				_ = os.RemoveAll(dir)
-				continue
-			}
-			sess = &session{id: id, repo: st.Repository, algo: st.Algorithm, dir: dir, created: st.Created}
-			sess.offset.Store(st.Offset)
-			sess.mu.Lock()
-			u.mu.Lock()
-			u.sessions[id] = sess
-			u.mu.Unlock()
-		}
-		if now.Sub(lastActivity(dir)) > u.s.cfg.UploadMaxAge {
-			u.s.log.Info("removing expired upload", "upload", id, "repository", sess.repo, "bytes", sess.offset.Load())
+		if !sess.gone && now.Sub(sess.lastActivity()) > u.s.cfg.UploadMaxAge {
+			u.s.log.Info("removing expired upload", "upload", sess.id, "repository", sess.repo, "bytes", sess.offset.Load())
 			u.remove(sess)
 		}
 		sess.mu.Unlock()
 	}
 }
 
-func lastActivity(dir string) time.Time {
-	var t time.Time
-	for _, name := range []string{"state.json", "data"} {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.ModTime().After(t) {
+func validAlgorithm(a digest.Algorithm) bool {
+	_, err := oci.ParseAlgorithm(a.String())
+	return err == nil
+}
+
+// lastActivity is when the session last received bytes (or was created).
+func (sess *session) lastActivity() time.Time {
+	t := sess.created
+	for _, p := range []string{sess.base + ".json", sess.base + ".data"} {
+		if fi, err := os.Stat(p); err == nil && fi.ModTime().After(t) {
 			t = fi.ModTime()
 		}
-	}
-	if fi, err := os.Stat(dir); err == nil && t.IsZero() {
-		t = fi.ModTime()
 	}
 	return t
 }
