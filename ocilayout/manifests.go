@@ -29,16 +29,26 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m *oci.Manifest, t
 			return err
 		}
 	}
-	r, err := s.repo(repo, true)
-	if err != nil {
+	// Check first without writing anything, so a bad manifest leaves no
+	// trace, not even a new empty repository.
+	r, err := s.repo(repo, false)
+	switch {
+	case errors.Is(err, oci.ErrNameUnknown):
+		if err := newRepo(s, repo, false).checkRefsEmpty(m); err != nil {
+			return err
+		}
+		if r, err = s.repo(repo, true); err != nil {
+			return err
+		}
+	case err != nil:
 		return err
-	}
-	// Check first without writing anything, so a bad manifest leaves no trace.
-	r.mu.RLock()
-	err = r.checkRefs(m)
-	r.mu.RUnlock()
-	if err != nil {
-		return err
+	default:
+		r.mu.RLock()
+		err = r.checkRefs(m)
+		r.mu.RUnlock()
+		if err != nil {
+			return err
+		}
 	}
 	synced, err := s.writeBlob(r, m.Body, m.Digest)
 	if err != nil {
@@ -79,6 +89,13 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m *oci.Manifest, t
 	}
 	r.detail(e, m)
 	return nil
+}
+
+// checkRefsEmpty checks m against a repository that does not exist yet, in
+// which no blob or manifest can be present.
+func (r *repo) checkRefsEmpty(m *oci.Manifest) error {
+	r.manifests = map[digest.Digest]*manifestEntry{}
+	return r.checkRefs(m)
 }
 
 // checkRefs is called with r.mu held.

