@@ -438,13 +438,22 @@ func (u *uploads) expire(now time.Time) {
 		if !sess.mu.TryLock() {
 			continue // in use
 		}
-		if !sess.gone && now.Sub(sess.lastActivity()) > u.s.cfg.UploadMaxAge {
+		// A session that never received a byte holds a slot of MaxUploads
+		// but nothing worth keeping, so it goes sooner.
+		maxAge := u.s.cfg.UploadMaxAge
+		if sess.offset.Load() == 0 && !sess.persisted {
+			maxAge = min(maxAge, emptyUploadMaxAge)
+		}
+		if !sess.gone && now.Sub(sess.lastActivity()) > maxAge {
 			u.s.log.Info("removing expired upload", "upload", sess.id, "repository", sess.repo, "bytes", sess.offset.Load())
 			u.remove(sess)
 		}
 		sess.mu.Unlock()
 	}
 }
+
+// emptyUploadMaxAge bounds how long a session without data is kept.
+const emptyUploadMaxAge = 15 * time.Minute
 
 func validAlgorithm(a digest.Algorithm) bool {
 	_, err := oci.ParseAlgorithm(a.String())

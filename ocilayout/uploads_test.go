@@ -207,3 +207,20 @@ func TestOrphanSweep(t *testing.T) {
 		t.Fatal("referenced blob swept")
 	}
 }
+
+func TestEmptyUploadsExpireSooner(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, tempDir(t))
+	defer s.Close()
+	empty, _ := s.StartUpload(ctx, "r", "")
+	used, _ := s.StartUpload(ctx, "r", "")
+	if _, err := s.AppendUpload(ctx, "r", used.ID, 0, bytes.NewReader([]byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	s.uploads.expire(time.Now().Add(20 * time.Minute))
+	_, err := s.UploadStatus(ctx, "r", empty.ID)
+	wantCode(t, err, oci.CodeBlobUploadUnknown)
+	if _, err := s.UploadStatus(ctx, "r", used.ID); err != nil {
+		t.Fatalf("session with data expired early: %v", err)
+	}
+}
