@@ -252,10 +252,23 @@ func checkMediaType(mt string) error {
 	return nil
 }
 
+// knownFields are the member names the registry decodes from manifests,
+// descriptors and platforms. encoding/json matches member names without
+// regard to case, while most other parsers are exact, so "Layers" next to
+// (or instead of) "layers" would make the registry check one set of blobs
+// and a client pull another. A key that case-folds to one of these must be
+// spelled exactly.
+var knownFields = []string{
+	"schemaVersion", "mediaType", "artifactType", "config", "layers", "manifests", "subject", "annotations",
+	"digest", "size", "urls", "data", "platform",
+	"architecture", "os", "os.version", "os.features", "variant", "features",
+}
+
 // checkJSON walks the token stream once: exactly one top-level object,
-// bounded depth, no duplicate keys in any object, nothing after the object.
-// Duplicate keys matter: parsers disagree on which value wins, so a manifest
-// with two "layers" arrays could be validated as one and pulled as the other.
+// bounded depth, no duplicate keys in any object, no case variants of the
+// fields the registry decodes, nothing after the object. Duplicate keys
+// matter: parsers disagree on which value wins, so a manifest with two
+// "layers" arrays could be validated as one and pulled as the other.
 func checkJSON(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -266,7 +279,7 @@ func checkJSON(body []byte) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return errors.New("top level is not an object")
 	}
-	if err := walkObject(dec, 1); err != nil {
+	if err := walkObject(dec, 1, false); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -275,7 +288,9 @@ func checkJSON(body []byte) error {
 	return nil
 }
 
-func walkObject(dec *json.Decoder, depth int) error {
+// walkObject checks one object. freeKeys is set for annotation maps, whose
+// keys are arbitrary strings decoded case-sensitively.
+func walkObject(dec *json.Decoder, depth int, freeKeys bool) error {
 	seen := map[string]struct{}{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -290,7 +305,14 @@ func walkObject(dec *json.Decoder, depth int) error {
 			return fmt.Errorf("duplicate key %q", truncate(key))
 		}
 		seen[key] = struct{}{}
-		if err := walkValue(dec, depth); err != nil {
+		if !freeKeys {
+			for _, f := range knownFields {
+				if key != f && strings.EqualFold(key, f) {
+					return fmt.Errorf("key %q must be spelled %q", truncate(key), f)
+				}
+			}
+		}
+		if err := walkValue(dec, depth, key == "annotations"); err != nil {
 			return err
 		}
 	}
@@ -298,7 +320,7 @@ func walkObject(dec *json.Decoder, depth int) error {
 	return err
 }
 
-func walkValue(dec *json.Decoder, depth int) error {
+func walkValue(dec *json.Decoder, depth int, freeKeys bool) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
@@ -312,10 +334,10 @@ func walkValue(dec *json.Decoder, depth int) error {
 	}
 	switch d {
 	case '{':
-		return walkObject(dec, depth+1)
+		return walkObject(dec, depth+1, freeKeys)
 	case '[':
 		for dec.More() {
-			if err := walkValue(dec, depth+1); err != nil {
+			if err := walkValue(dec, depth+1, false); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -197,14 +198,15 @@ func parseContentRange(s string) (int64, int64, error) {
 	a, b, ok := strings.Cut(v, "-")
 	start, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
 	end, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
-	if !ok || err1 != nil || err2 != nil || start < 0 || end < start {
+	if !ok || err1 != nil || err2 != nil || start < 0 || end < start || end == math.MaxInt64 {
 		return 0, 0, oci.Errorf(oci.CodeBlobUploadInvalid, "invalid Content-Range %q: expected <start>-<end>", s).WithStatus(http.StatusRequestedRangeNotSatisfiable)
 	}
 	return start, end, nil
 }
 
-// exactReader yields exactly n bytes of r and fails if r ends early, so a
-// truncated chunk is rolled back instead of stored.
+// exactReader yields exactly n bytes of r and fails if r ends early or has
+// more, so a chunk that does not match its Content-Range is rolled back
+// instead of stored.
 type exactReader struct {
 	r io.Reader
 	n int64
@@ -212,6 +214,10 @@ type exactReader struct {
 
 func (e *exactReader) Read(p []byte) (int, error) {
 	if e.n <= 0 {
+		var one [1]byte
+		if m, _ := io.ReadFull(e.r, one[:]); m > 0 {
+			return 0, oci.Errorf(oci.CodeBlobUploadInvalid, "the request body is longer than its Content-Range; the chunk was discarded")
+		}
 		return 0, io.EOF
 	}
 	if int64(len(p)) > e.n {
