@@ -193,6 +193,9 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 	if _, ok := r.manifests[d]; !ok {
 		return manifestUnknown(repo, ref)
 	}
+	if n := r.childRefs[d]; n > 0 {
+		return oci.Errorf(oci.CodeDenied, "manifest %s is listed by %d index(es) in %q; delete those first", d, n, repo)
+	}
 	if err := r.commit([]op{{Op: opDel, Digest: d}}); err != nil {
 		return err
 	}

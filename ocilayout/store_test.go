@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ai-model-registry/ai-model-registry/oci"
@@ -419,5 +420,28 @@ func TestManifestBlobLostInCrashIsRepairedByRepush(t *testing.T) {
 	}
 	if refs := s.repos["r"].blobRefs[m.Layers[0].Digest]; refs != 1 {
 		t.Fatalf("layer refcount after repair = %d", refs)
+	}
+}
+
+func TestDeleteManifestListedByIndexRefused(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, tempDir(t))
+	defer s.Close()
+	child := pushImage(t, s, "r", nil, nil, []byte("amd64"))
+	cd := child.Descriptor()
+	body, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{cd}})
+	idx, err := oci.ParseManifest("", body, digest.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutManifest(ctx, "r", idx, []string{"multi"}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.DeleteManifest(ctx, "r", child.Digest), oci.CodeDenied)
+	if err := s.DeleteManifest(ctx, "r", idx.Digest); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteManifest(ctx, "r", child.Digest); err != nil {
+		t.Fatalf("child delete after its index is gone: %v", err)
 	}
 }
