@@ -75,7 +75,7 @@ func (s *Store) DeleteBlob(ctx context.Context, repo string, d digest.Digest) er
 	if _, ok := r.manifests[d]; ok {
 		return oci.Errorf(oci.CodeDenied, "%s is a manifest in %q; delete it with DELETE /v2/%s/manifests/%s", d, repo, repo, d)
 	}
-	if n := r.blobRefs[d]; n > 0 {
+	if n := len(r.users[d]); n > 0 {
 		return oci.Errorf(oci.CodeDenied, "blob %s is referenced by %d manifest(s) in %q; delete those manifests first", d, n, repo)
 	}
 	if err := s.unlinkBlob(r, d); err != nil {

@@ -14,115 +14,352 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ai-model-registry/ai-model-registry/oci"
+	"github.com/ai-model-registry/ai-model-registry/storage"
 )
 
 func manifestUnknown(repo string, ref oci.Reference) error {
 	return oci.Errorf(oci.CodeManifestUnknown, "manifest %s is not in repository %q", ref, repo)
 }
 
-// PutManifest stores a validated manifest in repo and points tags at it. The
-// config, layers and index children it references must already be in the
-// repository (MANIFEST_BLOB_UNKNOWN otherwise); its subject need not exist.
-func (s *Store) PutManifest(ctx context.Context, repo string, m *oci.Manifest, tags []string) error {
-	for _, t := range tags {
-		if err := oci.ValidateTag(t); err != nil {
-			return err
-		}
-	}
-	// Check first without writing anything, so a bad manifest leaves no
-	// trace, not even a new empty repository.
-	r, err := s.repo(repo, false)
-	switch {
-	case errors.Is(err, oci.ErrNameUnknown):
-		if err := newRepo(s, repo, false).checkRefsEmpty(m); err != nil {
-			return err
-		}
-		if r, err = s.repo(repo, true); err != nil {
-			return err
-		}
-	case err != nil:
+// Commit applies a transaction to a repository atomically: manifests to put
+// are written and made durable first, then, under the repository lock, the
+// transaction's Check runs against the current state, references are
+// verified, and every change goes into one journal line, which is the
+// commit point. Nothing in memory changes unless that line is on disk.
+func (s *Store) Commit(ctx context.Context, repo string, tx storage.Txn) error {
+	if err := checkTxn(tx); err != nil {
 		return err
-	default:
+	}
+	r, err := s.repoFor(repo, tx)
+	if err != nil {
+		return err
+	}
+	// Check first without writing anything, so a refused change leaves no
+	// trace. Then write manifest bodies before taking the lock: fsyncs are
+	// slow, and the bytes are content-addressed, so writing them early is
+	// harmless. Everything is checked again under the lock.
+	if len(tx.Put) > 0 {
 		r.mu.RLock()
-		err = r.checkRefs(m)
+		_, _, err := r.plan(tx)
 		r.mu.RUnlock()
 		if err != nil {
 			return err
 		}
 	}
-	synced, err := s.writeBlob(r, m.Body, m.Digest)
-	if err != nil {
-		return err
+	var waits []func() error
+	waitAll := func() error {
+		var errs []error
+		for _, w := range waits {
+			errs = append(errs, w())
+		}
+		waits = nil
+		return errors.Join(errs...)
 	}
+	for _, m := range tx.Put {
+		w, err := s.writeBlob(r, m.Body, m.Digest)
+		if err != nil {
+			_ = waitAll()
+			return err
+		}
+		waits = append(waits, w)
+	}
+
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.checkRefs(m); err != nil { // a blob may have gone meanwhile
-		_ = synced()
+	ops, newPuts, err := r.plan(tx)
+	if err != nil {
+		r.mu.Unlock()
+		_ = waitAll()
 		return err
 	}
-	var ops []op
-	e := r.manifests[m.Digest]
-	if e == nil {
-		ops = append(ops, op{Op: opPut, Digest: m.Digest, MediaType: m.MediaType, Size: int64(len(m.Body))})
-	}
-	for _, t := range tags {
-		if r.tags[t] != m.Digest {
-			ops = append(ops, op{Op: opTag, Tag: t, Digest: m.Digest})
-		}
-	}
-	// The journal line is made durable while the manifest blob's directory
-	// entries are fsync'd; the change is acknowledged only once both are. If
-	// a crash lands in between, the manifest loads as broken (not served)
-	// and a re-push repairs it, below.
+	// The journal line is made durable while the new manifests' directory
+	// entries are fsync'd; the change is acknowledged only once both are.
+	// If a crash lands in between, a manifest loads as broken (not served)
+	// and a re-push repairs it.
 	jerr := r.commit(ops)
-	if serr := synced(); serr != nil {
-		if jerr == nil && e == nil {
-			_ = r.commit([]op{{Op: opDel, Digest: m.Digest}})
+	if serr := waitAll(); serr != nil {
+		if jerr == nil && len(newPuts) > 0 {
+			var undo []op
+			for _, m := range newPuts {
+				undo = append(undo, op{Op: opDel, Digest: m.Digest})
+			}
+			_ = r.commit(undo)
 		}
+		r.mu.Unlock()
 		return serr
 	}
 	if jerr != nil {
+		r.mu.Unlock()
 		return jerr
 	}
-	if e = r.manifests[m.Digest]; e.broken != nil {
-		e.broken = nil // the blob is back: a re-push repairs a manifest lost in a crash
-	}
-	r.detail(e, m)
-	return nil
-}
-
-// checkRefsEmpty checks m against a repository that does not exist yet, in
-// which no blob or manifest can be present.
-func (r *repo) checkRefsEmpty(m *oci.Manifest) error {
-	r.manifests = map[digest.Digest]*manifestEntry{}
-	return r.checkRefs(m)
-}
-
-// checkRefs is called with r.mu held.
-func (r *repo) checkRefs(m *oci.Manifest) error {
-	for _, b := range m.Blobs {
-		fi, err := os.Lstat(r.blobPath(b.Digest))
-		if err != nil {
-			return &oci.Error{Code: oci.CodeManifestBlobUnknown, Status: 400,
-				Message: fmt.Sprintf("manifest references blob %s, which is not in repository %q; push the blob first", b.Digest, r.name),
-				Detail:  map[string]string{"digest": b.Digest.String()}}
-		}
-		if fi.Size() != b.Size {
-			return oci.Errorf(oci.CodeManifestInvalid, "manifest says blob %s is %d bytes; it is %d", b.Digest, b.Size, fi.Size())
+	for _, m := range tx.Put {
+		if e := r.manifests[m.Digest]; e != nil {
+			if e.broken != nil {
+				e.broken = nil // the blob is back: a re-push repairs a manifest lost in a crash
+			}
+			r.detail(e, m)
 		}
 	}
-	for _, c := range m.Children {
-		e := r.manifests[c.Digest]
-		if e == nil {
-			return &oci.Error{Code: oci.CodeManifestBlobUnknown, Status: 400,
-				Message: fmt.Sprintf("index references manifest %s, which is not in repository %q; push it first", c.Digest, r.name),
-				Detail:  map[string]string{"digest": c.Digest.String()}}
+	// Blobs that no manifest uses any more after a delete, and blobs the
+	// transaction asks to drop.
+	var unlink []digest.Digest
+	for _, d := range tx.Delete {
+		if len(r.users[d]) == 0 {
+			unlink = append(unlink, d)
 		}
-		if e.desc.Size != c.Size {
-			return oci.Errorf(oci.CodeManifestInvalid, "index says manifest %s is %d bytes; it is %d", c.Digest, c.Size, e.desc.Size)
+	}
+	unlink = append(unlink, tx.Unlink...)
+	r.mu.Unlock()
+	for _, d := range unlink {
+		if err := s.unlinkBlob(r, d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("change committed but a blob could not be removed", "repository", repo, "digest", d, "error", err)
 		}
 	}
 	return nil
+}
+
+func checkTxn(tx storage.Txn) error {
+	for t := range tx.Tag {
+		if err := oci.ValidateTag(t); err != nil {
+			return err
+		}
+	}
+	for _, t := range tx.Untag {
+		if err := oci.ValidateTag(t); err != nil {
+			return err
+		}
+	}
+	for _, list := range [][]digest.Digest{tx.Delete, tx.Unlink, slices.Collect(maps.Keys(tx.Meta)), slices.Collect(maps.Values(tx.Tag))} {
+		for _, d := range list {
+			if _, err := oci.ParseDigest(string(d)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// repoFor returns the repository a transaction applies to. A repository is
+// only created for a transaction whose manifests could be accepted in it, so
+// a refused push leaves no empty repository behind.
+func (s *Store) repoFor(repo string, tx storage.Txn) (*repo, error) {
+	r, err := s.repo(repo, false)
+	if !errors.Is(err, oci.ErrNameUnknown) || !tx.Create {
+		return r, err
+	}
+	empty := newRepo(s, repo, false)
+	empty.manifests = map[digest.Digest]*manifestEntry{}
+	if _, _, err := empty.planPuts(tx.Put); err != nil {
+		return nil, err
+	}
+	return s.repo(repo, true)
+}
+
+// plan checks the transaction against the current state and turns it into
+// journal ops. Called with r.mu held for writing.
+func (r *repo) plan(tx storage.Txn) ([]op, []*oci.Manifest, error) {
+	if tx.Check != nil {
+		if err := tx.Check(repoView{r}); err != nil {
+			return nil, nil, err
+		}
+	}
+	ops, newPuts, err := r.planPuts(tx.Put)
+	if err != nil {
+		return nil, nil, err
+	}
+	known := func(d digest.Digest) bool {
+		if e := r.manifests[d]; e != nil && e.broken == nil {
+			return true
+		}
+		return slices.ContainsFunc(tx.Put, func(m *oci.Manifest) bool { return m.Digest == d })
+	}
+	for _, d := range tx.Delete {
+		if r.manifests[d] == nil {
+			return nil, nil, manifestUnknown(r.name, oci.Reference{Digest: d})
+		}
+		for u := range r.users[d] {
+			if !slices.Contains(tx.Delete, u) {
+				return nil, nil, oci.Errorf(oci.CodeDenied, "manifest %s is listed by index %s in %q; delete the index first", d, u, r.name)
+			}
+		}
+		ops = append(ops, op{Op: opDel, Digest: d})
+	}
+	for _, t := range tx.Untag {
+		if _, ok := r.tags[t]; ok {
+			ops = append(ops, op{Op: opUntag, Tag: t})
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(tx.Tag)) {
+		d := tx.Tag[t]
+		if !known(d) {
+			return nil, nil, manifestUnknown(r.name, oci.Reference{Digest: d})
+		}
+		if r.tags[t] != d {
+			ops = append(ops, op{Op: opTag, Tag: t, Digest: d})
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(tx.Meta)) {
+		if !known(d) {
+			return nil, nil, manifestUnknown(r.name, oci.Reference{Digest: d})
+		}
+		ops = append(ops, op{Op: opMeta, Digest: d, Meta: maps.Clone(tx.Meta[d])})
+	}
+	return ops, newPuts, nil
+}
+
+// planPuts checks that every manifest's blobs and children are present (or
+// put in the same batch) and returns put ops for the new ones.
+func (r *repo) planPuts(puts []*oci.Manifest) ([]op, []*oci.Manifest, error) {
+	var ops []op
+	var fresh []*oci.Manifest
+	batch := map[digest.Digest]*oci.Manifest{}
+	for _, m := range puts {
+		batch[m.Digest] = m
+	}
+	for _, m := range puts {
+		for _, b := range m.Blobs {
+			fi, err := os.Lstat(r.blobPath(b.Digest))
+			if err != nil {
+				return nil, nil, &oci.Error{Code: oci.CodeManifestBlobUnknown, Status: 400,
+					Message: fmt.Sprintf("manifest references blob %s, which is not in repository %q; push the blob first", b.Digest, r.name),
+					Detail:  map[string]string{"digest": b.Digest.String()}}
+			}
+			if fi.Size() != b.Size {
+				return nil, nil, oci.Errorf(oci.CodeManifestInvalid, "manifest says blob %s is %d bytes; it is %d", b.Digest, b.Size, fi.Size())
+			}
+		}
+		for _, c := range m.Children {
+			size := int64(-1)
+			if e := r.manifests[c.Digest]; e != nil && e.broken == nil {
+				size = e.desc.Size
+			} else if bm := batch[c.Digest]; bm != nil {
+				size = int64(len(bm.Body))
+			}
+			if size < 0 {
+				return nil, nil, &oci.Error{Code: oci.CodeManifestBlobUnknown, Status: 400,
+					Message: fmt.Sprintf("index references manifest %s, which is not in repository %q; push it first", c.Digest, r.name),
+					Detail:  map[string]string{"digest": c.Digest.String()}}
+			}
+			if size != c.Size {
+				return nil, nil, oci.Errorf(oci.CodeManifestInvalid, "index says manifest %s is %d bytes; it is %d", c.Digest, c.Size, size)
+			}
+		}
+		if e := r.manifests[m.Digest]; e == nil || e.broken != nil {
+			if e == nil {
+				ops = append(ops, op{Op: opPut, Digest: m.Digest, MediaType: m.MediaType, Size: int64(len(m.Body))})
+			}
+			fresh = append(fresh, m)
+		}
+	}
+	return ops, fresh, nil
+}
+
+// Read runs fn with a consistent view of a repository.
+func (s *Store) Read(ctx context.Context, repo string, fn func(storage.View) error) error {
+	r, err := s.repo(repo, false)
+	if err != nil {
+		return err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return fn(repoView{r})
+}
+
+// repoView is a storage.View over a repository whose lock the caller holds.
+type repoView struct{ r *repo }
+
+func (v repoView) Tag(tag string) (digest.Digest, bool) {
+	d, ok := v.r.tags[tag]
+	return d, ok
+}
+
+func (v repoView) Manifest(d digest.Digest) (storage.Manifest, bool) {
+	e := v.r.manifests[d]
+	if e == nil || e.broken != nil {
+		return storage.Manifest{}, false
+	}
+	return storage.Manifest{
+		Descriptor:   e.desc,
+		ArtifactType: e.artifactType,
+		Annotations:  e.annotations,
+		Meta:         maps.Clone(e.meta),
+		Subject:      e.subject,
+		Config:       e.config,
+		Layers:       e.layers,
+		Children:     e.children,
+		Tags:         slices.Sorted(maps.Keys(e.tags)),
+	}, true
+}
+
+func (v repoView) Manifests() []digest.Digest {
+	out := make([]digest.Digest, 0, len(v.r.manifests))
+	for d, e := range v.r.manifests {
+		if e.broken == nil {
+			out = append(out, d)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (v repoView) Users(d digest.Digest) []digest.Digest {
+	return slices.Sorted(maps.Keys(v.r.users[d]))
+}
+
+func (v repoView) Referrers(d digest.Digest) []digest.Digest {
+	return slices.Sorted(maps.Keys(v.r.referrers[d]))
+}
+
+func (v repoView) HasBlob(d digest.Digest) bool {
+	fi, err := os.Lstat(v.r.blobPath(d))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// PutManifest stores a validated manifest in repo and points tags at it. The
+// config, layers and index children it references must already be in the
+// repository (MANIFEST_BLOB_UNKNOWN otherwise); its subject need not exist.
+func (s *Store) PutManifest(ctx context.Context, repo string, m *oci.Manifest, tags []string) error {
+	tx := storage.Txn{Put: []*oci.Manifest{m}, Create: true}
+	if len(tags) > 0 {
+		tx.Tag = map[string]digest.Digest{}
+		for _, t := range tags {
+			tx.Tag[t] = m.Digest
+		}
+	}
+	return s.Commit(ctx, repo, tx)
+}
+
+// TagManifest points tag at a manifest already in repo.
+func (s *Store) TagManifest(ctx context.Context, repo, tag string, d digest.Digest) error {
+	return s.lookupCommit(ctx, repo, oci.Reference{Digest: d}, storage.Txn{Tag: map[string]digest.Digest{tag: d}})
+}
+
+// DeleteTag removes a tag; the manifest stays reachable by digest.
+func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
+	if err := oci.ValidateTag(tag); err != nil {
+		return err
+	}
+	ref := oci.Reference{Tag: tag}
+	return s.lookupCommit(ctx, repo, ref, storage.Txn{Untag: []string{tag}, Check: func(v storage.View) error {
+		if _, ok := v.Tag(tag); !ok {
+			return manifestUnknown(repo, ref)
+		}
+		return nil
+	}})
+}
+
+// DeleteManifest removes a manifest and every tag pointing at it. A manifest
+// an index of the repository still lists is refused.
+func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
+	return s.lookupCommit(ctx, repo, oci.Reference{Digest: d}, storage.Txn{Delete: []digest.Digest{d}})
+}
+
+// lookupCommit commits to an existing repository, answering ref as unknown
+// when the repository does not exist.
+func (s *Store) lookupCommit(ctx context.Context, repo string, ref oci.Reference, tx storage.Txn) error {
+	if _, err := s.lookup(repo, func() error { return manifestUnknown(repo, ref) }); err != nil {
+		return err
+	}
+	return s.Commit(ctx, repo, tx)
 }
 
 // resolve finds a manifest by tag or digest. Called with r.mu held.
@@ -179,51 +416,6 @@ func (s *Store) GetManifest(ctx context.Context, repo string, ref oci.Reference)
 		return ocispec.Descriptor{}, nil, fmt.Errorf("manifest %s in %q is %d bytes on disk, expected %d: storage is damaged", e.desc.Digest, repo, len(body), e.desc.Size)
 	}
 	return e.desc, body, nil
-}
-
-// DeleteManifest removes a manifest and every tag pointing at it.
-func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
-	ref := oci.Reference{Digest: d}
-	r, err := s.lookup(repo, func() error { return manifestUnknown(repo, ref) })
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.manifests[d]; !ok {
-		return manifestUnknown(repo, ref)
-	}
-	if n := r.childRefs[d]; n > 0 {
-		return oci.Errorf(oci.CodeDenied, "manifest %s is listed by %d index(es) in %q; delete those first", d, n, repo)
-	}
-	if err := r.commit([]op{{Op: opDel, Digest: d}}); err != nil {
-		return err
-	}
-	if r.blobRefs[d] > 0 {
-		return nil // the same bytes are also a layer of another manifest
-	}
-	if err := s.unlinkBlob(r, d); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log.Warn("manifest deleted but its blob could not be removed", "repository", repo, "digest", d, "error", err)
-	}
-	return nil
-}
-
-// DeleteTag removes a tag; the manifest stays reachable by digest.
-func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	ref := oci.Reference{Tag: tag}
-	if err := oci.ValidateTag(tag); err != nil {
-		return err
-	}
-	r, err := s.lookup(repo, func() error { return manifestUnknown(repo, ref) })
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.tags[tag]; !ok {
-		return manifestUnknown(repo, ref)
-	}
-	return r.commit([]op{{Op: opUntag, Tag: tag}})
 }
 
 // Tags returns up to n tags of repo after last, sorted; n < 0 means all.
@@ -301,24 +493,4 @@ func referrerDescriptor(e *manifestEntry) ocispec.Descriptor {
 		ArtifactType: e.artifactType,
 		Annotations:  maps.Clone(e.annotations),
 	}
-}
-
-// TagManifest points tag at a manifest already in repo.
-func (s *Store) TagManifest(ctx context.Context, repo, tag string, d digest.Digest) error {
-	if err := oci.ValidateTag(tag); err != nil {
-		return err
-	}
-	r, err := s.lookup(repo, func() error { return manifestUnknown(repo, oci.Reference{Digest: d}) })
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e := r.manifests[d]; e == nil || e.broken != nil {
-		return manifestUnknown(repo, oci.Reference{Digest: d})
-	}
-	if r.tags[tag] == d {
-		return nil
-	}
-	return r.commit([]op{{Op: opTag, Tag: tag, Digest: d}})
 }

@@ -160,7 +160,8 @@ func (r *Repository) Predecessors(ctx context.Context, node ocispec.Descriptor) 
 		if e.broken != nil {
 			continue
 		}
-		if e.subject == node.Digest || slices.Contains(e.children, node.Digest) || slices.Contains(e.blobs, node.Digest) {
+		if e.subjectDigest() == node.Digest || slices.Contains(e.blobs, node.Digest) ||
+			slices.ContainsFunc(e.children, func(c ocispec.Descriptor) bool { return c.Digest == node.Digest }) {
 			out = append(out, referrerDescriptor(e))
 		}
 	}

@@ -44,9 +44,27 @@ type repo struct {
 
 	manifests map[digest.Digest]*manifestEntry
 	tags      map[string]digest.Digest
-	referrers map[digest.Digest]map[digest.Digest]struct{} // subject -> referrers
-	blobRefs  map[digest.Digest]int                        // blob -> manifests using it
-	childRefs map[digest.Digest]int                        // manifest -> indexes listing it
+	referrers digestIndex // subject -> manifests referring to it
+	users     digestIndex // blob or child manifest -> manifests using it
+}
+
+type digestSet map[digest.Digest]struct{}
+
+// digestIndex maps a digest to the set of manifests pointing at it.
+type digestIndex map[digest.Digest]digestSet
+
+func (m digestIndex) add(key, d digest.Digest) {
+	if m[key] == nil {
+		m[key] = digestSet{}
+	}
+	m[key][d] = struct{}{}
+}
+
+func (m digestIndex) remove(key, d digest.Digest) {
+	delete(m[key], d)
+	if len(m[key]) == 0 {
+		delete(m, key)
+	}
 }
 
 type manifestEntry struct {
@@ -58,9 +76,18 @@ type manifestEntry struct {
 	broken       error
 	artifactType string
 	annotations  map[string]string
-	subject      digest.Digest
-	blobs        []digest.Digest
-	children     []digest.Digest
+	subject      *ocispec.Descriptor
+	config       *ocispec.Descriptor
+	layers       []ocispec.Descriptor
+	blobs        []digest.Digest // config and distributable layers
+	children     []ocispec.Descriptor
+}
+
+func (e *manifestEntry) subjectDigest() digest.Digest {
+	if e.subject == nil {
+		return ""
+	}
+	return e.subject.Digest
 }
 
 func newRepo(s *Store, name string, exists bool) *repo {
@@ -140,9 +167,8 @@ func emptyIndex() ocispec.Index {
 func (r *repo) load() error {
 	r.manifests = map[digest.Digest]*manifestEntry{}
 	r.tags = map[string]digest.Digest{}
-	r.referrers = map[digest.Digest]map[digest.Digest]struct{}{}
-	r.blobRefs = map[digest.Digest]int{}
-	r.childRefs = map[digest.Digest]int{}
+	r.referrers = digestIndex{}
+	r.users = digestIndex{}
 
 	b, err := os.ReadFile(filepath.Join(r.layout, "index.json"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -242,20 +268,16 @@ func (r *repo) detail(e *manifestEntry, m *oci.Manifest) {
 	e.detailed = true
 	e.artifactType = m.ArtifactType
 	e.annotations = m.Annotations
+	e.subject, e.config, e.layers, e.children = m.Subject, m.Config, m.Layers, m.Children
 	if m.Subject != nil {
-		e.subject = m.Subject.Digest
-		if r.referrers[e.subject] == nil {
-			r.referrers[e.subject] = map[digest.Digest]struct{}{}
-		}
-		r.referrers[e.subject][e.desc.Digest] = struct{}{}
+		r.referrers.add(m.Subject.Digest, e.desc.Digest)
 	}
 	for _, b := range m.Blobs {
 		e.blobs = append(e.blobs, b.Digest)
-		r.blobRefs[b.Digest]++
+		r.users.add(b.Digest, e.desc.Digest)
 	}
 	for _, c := range m.Children {
-		e.children = append(e.children, c.Digest)
-		r.childRefs[c.Digest]++
+		r.users.add(c.Digest, e.desc.Digest)
 	}
 }
 
@@ -263,21 +285,14 @@ func (r *repo) undetail(e *manifestEntry) {
 	if !e.detailed {
 		return
 	}
-	if e.subject != "" {
-		delete(r.referrers[e.subject], e.desc.Digest)
-		if len(r.referrers[e.subject]) == 0 {
-			delete(r.referrers, e.subject)
-		}
+	if e.subject != nil {
+		r.referrers.remove(e.subject.Digest, e.desc.Digest)
 	}
 	for _, b := range e.blobs {
-		if r.blobRefs[b]--; r.blobRefs[b] <= 0 {
-			delete(r.blobRefs, b)
-		}
+		r.users.remove(b, e.desc.Digest)
 	}
 	for _, c := range e.children {
-		if r.childRefs[c]--; r.childRefs[c] <= 0 {
-			delete(r.childRefs, c)
-		}
+		r.users.remove(c.Digest, e.desc.Digest)
 	}
 	e.detailed = false
 }

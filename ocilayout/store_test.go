@@ -418,7 +418,7 @@ func TestManifestBlobLostInCrashIsRepairedByRepush(t *testing.T) {
 	if _, body, err := s.GetManifest(ctx, "r", oci.Reference{Tag: "v1"}); err != nil || !bytes.Equal(body, m.Body) {
 		t.Fatalf("after re-push: %v", err)
 	}
-	if refs := s.repos["r"].blobRefs[m.Layers[0].Digest]; refs != 1 {
+	if refs := len(s.repos["r"].users[m.Layers[0].Digest]); refs != 1 {
 		t.Fatalf("layer refcount after repair = %d", refs)
 	}
 }
