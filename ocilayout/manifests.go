@@ -38,9 +38,13 @@ func (s *Store) Commit(ctx context.Context, repo string, tx storage.Txn) error {
 	// trace. Then write manifest bodies before taking the lock: fsyncs are
 	// slow, and the bytes are content-addressed, so writing them early is
 	// harmless. Everything is checked again under the lock.
+	extra := map[digest.Digest]bool{}
+	for _, b := range tx.Blobs {
+		extra[digest.FromBytes(b)] = true
+	}
 	if len(tx.Put) > 0 {
 		r.mu.RLock()
-		_, _, err := r.plan(tx)
+		_, _, err := r.plan(tx, extra)
 		r.mu.RUnlock()
 		if err != nil {
 			return err
@@ -55,6 +59,17 @@ func (s *Store) Commit(ctx context.Context, repo string, tx storage.Txn) error {
 		waits = nil
 		return errors.Join(errs...)
 	}
+	// Blobs first and synchronously: manifests in Put are checked against
+	// them under the lock below.
+	for _, b := range tx.Blobs {
+		w, err := s.writeBlob(r, b, digest.FromBytes(b))
+		if err == nil {
+			err = w()
+		}
+		if err != nil {
+			return err
+		}
+	}
 	for _, m := range tx.Put {
 		w, err := s.writeBlob(r, m.Body, m.Digest)
 		if err != nil {
@@ -65,7 +80,7 @@ func (s *Store) Commit(ctx context.Context, repo string, tx storage.Txn) error {
 	}
 
 	r.mu.Lock()
-	ops, newPuts, err := r.plan(tx)
+	ops, newPuts, err := r.plan(tx, nil)
 	if err != nil {
 		r.mu.Unlock()
 		_ = waitAll()
@@ -148,7 +163,11 @@ func (s *Store) repoFor(repo string, tx storage.Txn) (*repo, error) {
 	}
 	empty := newRepo(s, repo, false)
 	empty.manifests = map[digest.Digest]*manifestEntry{}
-	if _, _, err := empty.planPuts(tx.Put); err != nil {
+	extra := map[digest.Digest]bool{}
+	for _, b := range tx.Blobs {
+		extra[digest.FromBytes(b)] = true
+	}
+	if _, _, err := empty.planPuts(tx.Put, extra); err != nil {
 		return nil, err
 	}
 	return s.repo(repo, true)
@@ -156,13 +175,14 @@ func (s *Store) repoFor(repo string, tx storage.Txn) (*repo, error) {
 
 // plan checks the transaction against the current state and turns it into
 // journal ops. Called with r.mu held for writing.
-func (r *repo) plan(tx storage.Txn) ([]op, []*oci.Manifest, error) {
+// extra names blobs that count as present although not yet written.
+func (r *repo) plan(tx storage.Txn, extra map[digest.Digest]bool) ([]op, []*oci.Manifest, error) {
 	if tx.Check != nil {
 		if err := tx.Check(repoView{r}); err != nil {
 			return nil, nil, err
 		}
 	}
-	ops, newPuts, err := r.planPuts(tx.Put)
+	ops, newPuts, err := r.planPuts(tx.Put, extra)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -208,7 +228,7 @@ func (r *repo) plan(tx storage.Txn) ([]op, []*oci.Manifest, error) {
 
 // planPuts checks that every manifest's blobs and children are present (or
 // put in the same batch) and returns put ops for the new ones.
-func (r *repo) planPuts(puts []*oci.Manifest) ([]op, []*oci.Manifest, error) {
+func (r *repo) planPuts(puts []*oci.Manifest, extra map[digest.Digest]bool) ([]op, []*oci.Manifest, error) {
 	var ops []op
 	var fresh []*oci.Manifest
 	batch := map[digest.Digest]*oci.Manifest{}
@@ -217,6 +237,9 @@ func (r *repo) planPuts(puts []*oci.Manifest) ([]op, []*oci.Manifest, error) {
 	}
 	for _, m := range puts {
 		for _, b := range m.Blobs {
+			if extra[b.Digest] {
+				continue
+			}
 			fi, err := os.Lstat(r.blobPath(b.Digest))
 			if err != nil {
 				return nil, nil, &oci.Error{Code: oci.CodeManifestBlobUnknown, Status: 400,

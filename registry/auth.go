@@ -4,13 +4,16 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ai-model-registry/ai-model-registry/lifecycle"
 	"github.com/ai-model-registry/ai-model-registry/oci"
 	"github.com/ai-model-registry/ai-model-registry/token"
 )
@@ -23,6 +26,7 @@ const Realm = "ai-model-registry"
 type Auth struct {
 	tokenSum [sha256.Size]byte
 	hasToken bool
+	who      string // the token's fingerprint in transition records
 	devMode  bool
 	// refusal explains, to the client, why mutations are disabled.
 	refusal string
@@ -64,7 +68,8 @@ func LoadAuth(cfg TokenConfig, log *slog.Logger) (*Auth, error) {
 	if err != nil {
 		return refuse(log, fmt.Sprintf("the service token at SERVICE_TOKEN_PATH cannot be used: %v", err)), nil
 	}
-	a := &Auth{hasToken: true, tokenSum: sha256.Sum256([]byte(tok))}
+	id := sha256.Sum256([]byte("ai-model-registry token id:" + tok))
+	a := &Auth{hasToken: true, tokenSum: sha256.Sum256([]byte(tok)), who: "token:" + hex.EncodeToString(id[:4])}
 	log.Info("service token loaded; mutations require it", "path", cfg.Path)
 	return a, nil
 }
@@ -130,40 +135,96 @@ func isMutation(method string) bool {
 	return true
 }
 
-// middleware enforces the token on /v2: every mutation needs it; the ping
-// (GET /v2/) challenges clients without credentials so that oras, crane,
-// skopeo and podman know to send them; wrong credentials are rejected
-// everywhere; other reads stay open (the lifecycle gates them by state).
+// caller names who a request comes from, for transition records: a short
+// fingerprint of the token (never the token), or "dev-mode".
+func (a *Auth) caller(cred credential) lifecycle.Caller {
+	switch {
+	case a.devMode:
+		return lifecycle.Caller{Authenticated: true, Who: "dev-mode"}
+	case cred == credValid:
+		return lifecycle.Caller{Authenticated: true, Who: a.who}
+	}
+	return lifecycle.Caller{Who: "anonymous"}
+}
+
+// decision is what the token check concluded for a request.
+type decision int
+
+const (
+	allow     decision = iota
+	refuse403          // mutations are disabled: no usable token configured
+	challenge          // 401: missing or wrong credentials
+)
+
+// decide is the one token check, shared by both APIs. Mutations need the
+// token; reads need it when needToken says so; credentials that are present
+// but wrong are refused everywhere; the /v2 ping challenges clients without
+// credentials so oras, crane, skopeo and podman know to send them.
+func (a *Auth) decide(r *http.Request, needToken bool) (decision, credential) {
+	cred := a.check(r)
+	if a.devMode {
+		return allow, cred
+	}
+	switch {
+	case cred == credValid:
+		return allow, cred
+	case (isMutation(r.Method) || needToken) && !a.hasToken:
+		return refuse403, cred
+	case cred == credInvalid || isMutation(r.Method) || needToken:
+		return challenge, cred
+	}
+	return allow, cred
+}
+
+// middleware enforces the token on /v2: every mutation needs it, the ping
+// challenges, other reads stay open (the lifecycle gates them by state).
 func (a *Auth) middleware(h *Handler) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if a.devMode {
-				return next(c)
-			}
 			r := c.Request()
-			cred := a.check(r)
-			mutation := isMutation(r.Method)
 			ping := r.URL.Path == "/v2/" || r.URL.Path == "/v2"
-			switch {
-			case cred == credValid:
-				return next(c)
-			case mutation && !a.hasToken:
+			d, cred := a.decide(r, ping && a.hasToken)
+			switch d {
+			case refuse403:
 				h.log.Warn("mutation refused: no usable service token", "request_id", requestID(c), "method", r.Method, "path", r.URL.Path)
 				return h.ociError(c, oci.Errorf(oci.CodeDenied, "%s", a.refusal))
-			case cred == credInvalid:
-				h.log.Warn("authentication failed", "request_id", requestID(c), "method", r.Method, "path", r.URL.Path, "remote", c.RealIP())
-				return a.challenge(h, c, "invalid credentials: use the registry's service token as the password (any user name) or as a Bearer token")
-			case mutation:
-				return a.challenge(h, c, "authentication required: this operation needs the registry's service token")
-			case ping && a.hasToken:
-				return a.challenge(h, c, "authentication required")
+			case challenge:
+				msg := "authentication required: this operation needs the registry's service token"
+				if cred == credInvalid {
+					h.log.Warn("authentication failed", "request_id", requestID(c), "method", r.Method, "path", r.URL.Path, "remote", c.RealIP())
+					msg = "invalid credentials: use the registry's service token as the password (any user name) or as a Bearer token"
+				}
+				c.Response().Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`", charset="UTF-8"`)
+				return h.ociError(c, oci.Errorf(oci.CodeUnauthorized, "%s", msg))
 			}
+			c.SetRequest(r.WithContext(lifecycle.WithCaller(r.Context(), a.caller(cred))))
 			return next(c)
 		}
 	}
 }
 
-func (a *Auth) challenge(h *Handler, c echo.Context, msg string) error {
-	c.Response().Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`", charset="UTF-8"`)
-	return h.ociError(c, oci.Errorf(oci.CodeUnauthorized, "%s", msg))
+// v1Middleware enforces the token on /v1: everything needs it except the
+// routes in open (runtime path resolution). Errors are /v1 JSON.
+func (a *Auth) v1Middleware(h *Handler, open ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			d, cred := a.decide(r, !slices.Contains(open, r.URL.Path))
+			switch d {
+			case refuse403:
+				h.log.Warn("request refused: no usable service token", "request_id", requestID(c), "method", r.Method, "path", r.URL.Path)
+				return h.v1Error(c, http.StatusForbidden, a.refusal)
+			case challenge:
+				msg := "authentication required: send the service token as Authorization: Bearer <token>"
+				if cred == credInvalid {
+					h.log.Warn("authentication failed", "request_id", requestID(c), "method", r.Method, "path", r.URL.Path, "remote", c.RealIP())
+					msg = "forbidden: invalid service token"
+				}
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+Realm+`"`)
+				return h.v1Error(c, http.StatusUnauthorized, msg)
+			}
+			c.SetRequest(r.WithContext(lifecycle.WithCaller(r.Context(), a.caller(cred))))
+			return next(c)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,6 +40,9 @@ func (h *Handler) ociError(c echo.Context, err error) error {
 	if c.Response().Committed {
 		return nil
 	}
+	if oe.Status == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`", charset="UTF-8"`)
+	}
 	return c.JSON(oe.Status, errorBody{Errors: []errorItem{{Code: oe.Code, Message: oe.Message, Detail: oe.Detail}}})
 }
 
@@ -58,6 +62,16 @@ func (h *Handler) httpErrorHandler(err error, c echo.Context) {
 		}
 	} else {
 		h.log.Error("unhandled error", "request_id", requestID(c), "error", err)
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/v1/") || c.Request().URL.Path == "/health" {
+		if status == http.StatusNotFound {
+			msg = "no such endpoint"
+		}
+		if msg != "" {
+			msg = strings.ToLower(msg[:1]) + msg[1:]
+		}
+		_ = h.v1Error(c, status, msg)
+		return
 	}
 	code := oci.Code("UNKNOWN")
 	switch status {

@@ -17,8 +17,12 @@ import (
 // Config configures the HTTP layer.
 type Config struct {
 	Backend Backend
-	Auth    *Auth
-	Logger  *slog.Logger
+	// Models serves the /v1 model API; without it /v1 is not routed.
+	Models Models
+	// IntegrityResultPath is the file /v1/integrity/status serves.
+	IntegrityResultPath string
+	Auth                *Auth
+	Logger              *slog.Logger
 	// IdleTimeout bounds how long a blob transfer may make no progress
 	// before the connection is dropped (default 60s). Transfers that keep
 	// moving are never cut off, whatever their size.
@@ -29,12 +33,14 @@ type Config struct {
 
 // Handler serves the registry's HTTP API.
 type Handler struct {
-	backend Backend
-	auth    *Auth
-	log     *slog.Logger
-	idle    time.Duration
-	reqTime time.Duration
-	echo    *echo.Echo
+	backend       Backend
+	models        Models
+	integrityPath string
+	auth          *Auth
+	log           *slog.Logger
+	idle          time.Duration
+	reqTime       time.Duration
+	echo          *echo.Echo
 }
 
 // New builds the HTTP handler.
@@ -54,7 +60,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 60 * time.Second
 	}
-	h := &Handler{backend: cfg.Backend, auth: cfg.Auth, log: cfg.Logger, idle: cfg.IdleTimeout, reqTime: cfg.RequestTimeout}
+	h := &Handler{backend: cfg.Backend, models: cfg.Models, integrityPath: cfg.IntegrityResultPath, auth: cfg.Auth,
+		log: cfg.Logger, idle: cfg.IdleTimeout, reqTime: cfg.RequestTimeout}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.httpErrorHandler
@@ -70,6 +77,9 @@ func New(cfg Config) (*Handler, error) {
 	e.Use(h.baseline)
 
 	e.GET("/health", h.health)
+	if h.models != nil {
+		h.routesV1(e)
+	}
 	v2 := e.Group("/v2", cfg.Auth.middleware(h), distributionHeader)
 	v2.Any("", h.dispatch)
 	v2.Any("/", h.dispatch)
@@ -142,8 +152,19 @@ func (h *Handler) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// health reports status, counts and whether auth is required — never the
+// data directory or anything else about the host.
 func (h *Handler) health(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "auth_required": h.auth.RequiresAuth()})
+	body := map[string]any{"status": "ok", "auth_required": h.auth.RequiresAuth()}
+	if h.models != nil {
+		counts, err := h.models.Counts(c.Request().Context())
+		if err != nil {
+			h.log.Error("health: counting models failed", "error", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "error", "auth_required": h.auth.RequiresAuth()})
+		}
+		body["model_count"], body["trusted_count"], body["state_counts"] = counts.Models, counts.Trusted, counts.States
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 // route is a parsed /v2 path.

@@ -5,6 +5,8 @@
 package storage
 
 import (
+	"errors"
+
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -19,6 +21,10 @@ type Txn struct {
 	// Put stores manifests. Their blobs and index children must already be
 	// in the repository (or be put in the same transaction).
 	Put []*oci.Manifest
+	// Blobs are small blobs (such as the empty JSON "{}") stored with the
+	// transaction, so manifests in Put may use them. They are written only
+	// if the transaction passes its checks.
+	Blobs [][]byte
 	// Delete removes manifests and every tag pointing at them.
 	Delete []digest.Digest
 	// Untag removes tags; Tag points tags at manifests.
@@ -68,3 +74,7 @@ type Manifest struct {
 	Children     []ocispec.Descriptor
 	Tags         []string
 }
+
+// ErrCrossDevice is returned by a backend asked to import a file by linking
+// it when the file lives on another filesystem: the bytes must be copied.
+var ErrCrossDevice = errors.New("the file is on another filesystem than the store")

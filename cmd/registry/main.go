@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ai-model-registry/ai-model-registry/lifecycle"
 	"github.com/ai-model-registry/ai-model-registry/ocilayout"
 	"github.com/ai-model-registry/ai-model-registry/registry"
 )
@@ -37,6 +38,8 @@ func main() {
 type config struct {
 	bindAddr      string
 	dir           string
+	importDir     string
+	integrityPath string
 	tokenPath     string
 	generateToken bool
 	devMode       bool
@@ -55,6 +58,8 @@ func loadConfig(quickstart bool) (config, error) {
 	if quickstart && os.Getenv("REGISTRY_DIR") == "" {
 		c.dir = "registry-data"
 	}
+	c.importDir = env("IMPORT_DIR", filepath.Join(c.dir, "import"))
+	c.integrityPath = env("INTEGRITY_RESULT_PATH", "/var/lib/secure-ai/logs/integrity-last.json")
 	c.tokenPath = env("SERVICE_TOKEN_PATH", "/run/secure-ai/service-token")
 	if quickstart && os.Getenv("SERVICE_TOKEN_PATH") == "" {
 		c.tokenPath = filepath.Join(c.dir, "service-token")
@@ -118,11 +123,19 @@ func run(quickstart bool) error {
 			log.Error("closing storage", "error", err)
 		}
 	}()
+	if err := os.MkdirAll(cfg.importDir, 0o750); err != nil {
+		return fmt.Errorf("IMPORT_DIR %s: %w", cfg.importDir, err)
+	}
+	models, err := lifecycle.New(ctx, lifecycle.Config{Store: store, Files: store, ImportDir: cfg.importDir, Logger: log})
+	if err != nil {
+		return err
+	}
 	auth, err := registry.LoadAuth(registry.TokenConfig{Path: cfg.tokenPath, Generate: cfg.generateToken, DevMode: cfg.devMode}, log)
 	if err != nil {
 		return err
 	}
-	h, err := registry.New(registry.Config{Backend: store, Auth: auth, Logger: log, IdleTimeout: cfg.idleTimeout})
+	h, err := registry.New(registry.Config{Backend: models.Gate(store), Models: models, IntegrityResultPath: cfg.integrityPath,
+		Auth: auth, Logger: log, IdleTimeout: cfg.idleTimeout})
 	if err != nil {
 		return err
 	}

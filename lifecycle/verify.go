@@ -1,0 +1,200 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ai-model-registry/ai-model-registry/storage"
+)
+
+// VerifyResult is the answer to POST /v1/model/verify, in the predecessor's
+// shape (safe_to_use is the string "true" or "false").
+type VerifyResult struct {
+	Status    string  `json:"status"` // verified, failed or skipped
+	Name      string  `json:"name"`
+	SHA256    string  `json:"sha256,omitempty"`
+	State     State   `json:"state,omitempty"`
+	Expected  string  `json:"expected,omitempty"`
+	Actual    *string `json:"actual,omitempty"`
+	Error     string  `json:"error,omitempty"`
+	Reason    string  `json:"reason,omitempty"`
+	SafeToUse string  `json:"safe_to_use,omitempty"`
+}
+
+// Verify re-hashes every blob of an artifact. A mismatch or a missing blob
+// of a trusted artifact moves it to quarantined (who = system), so the
+// runtime loses access at once.
+func (s *Service) Verify(ctx context.Context, name string) (VerifyResult, error) {
+	r, err := s.resolve(ctx, name)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	a, err := s.Get(ctx, name)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	return s.verify(ctx, r, a)
+}
+
+func (s *Service) verify(ctx context.Context, r ref, a Artifact) (VerifyResult, error) {
+	if a.State == Deleted {
+		return VerifyResult{Status: "skipped", Name: a.Name, State: Deleted, Reason: "deleted artifact bytes are intentionally absent", SafeToUse: "false"}, nil
+	}
+	bad, err := s.hashAll(ctx, r)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	if bad != nil {
+		if a.State == Trusted {
+			if _, err := s.integrityFailure(ctx, r, "verification failed: "+bad.Error()); err != nil {
+				s.log.Error("could not quarantine an artifact that failed verification", "name", a.Name, "error", err)
+			}
+		}
+		actual := bad.actual.Encoded()
+		if bad.actual == "" || bad.actual == "unreadable" {
+			actual = ""
+		}
+		return VerifyResult{Status: "failed", Name: a.Name, Expected: bad.digest.Encoded(), Actual: &actual, Error: bad.Error(), SafeToUse: "false"}, nil
+	}
+	safe := "false"
+	if a.State == Trusted {
+		safe = "true"
+	}
+	return VerifyResult{Status: "verified", Name: a.Name, SHA256: a.SHA256, State: a.State, SafeToUse: safe}, nil
+}
+
+// VerifyAllResult is the answer to POST /v1/models/verify-all.
+type VerifyAllResult struct {
+	Status  string         `json:"status"` // ok or failed
+	Models  []VerifyResult `json:"models"`
+	Checked int            `json:"checked"`
+}
+
+// VerifyAll verifies every artifact in turn; deleted ones are skipped, not
+// failed.
+func (s *Service) VerifyAll(ctx context.Context) (VerifyAllResult, error) {
+	type item struct {
+		r ref
+		a Artifact
+	}
+	var items []item
+	err := s.eachRepo(ctx, func(repo string, v storage.View) {
+		for _, d := range v.Manifests() {
+			m, _ := v.Manifest(d)
+			if !listed(v, m) {
+				continue
+			}
+			if a, _, ok := artifact(v, repo, d); ok {
+				items = append(items, item{ref{repo, d}, a})
+			}
+		}
+	})
+	if err != nil {
+		return VerifyAllResult{}, err
+	}
+	res := VerifyAllResult{Status: "ok", Models: []VerifyResult{}}
+	for _, it := range items {
+		vr, err := s.verify(ctx, it.r, it.a)
+		if err != nil {
+			return VerifyAllResult{}, err
+		}
+		if vr.Status == "verified" {
+			vr = VerifyResult{Status: "verified", Name: vr.Name, SHA256: vr.SHA256}
+		}
+		if vr.Status == "failed" {
+			res.Status = "failed"
+			vr.SafeToUse = ""
+		}
+		res.Models = append(res.Models, vr)
+		res.Checked++
+	}
+	return res, nil
+}
+
+// PathInfo is the answer to GET /v1/model/path: where a runtime loads a
+// trusted artifact from. The path is the blob's content-addressed copy
+// (mode 0440, never rewritten in place); directory holds every file of the
+// artifact under its own name while the artifact is trusted.
+type PathInfo struct {
+	Path            string     `json:"path"`
+	SHA256          string     `json:"sha256"`
+	SizeBytes       int64      `json:"size_bytes"`
+	Digest          string     `json:"digest"`
+	Directory       string     `json:"directory,omitempty"`
+	Files           []PathFile `json:"files,omitempty"`
+	StorageContract string     `json:"storage_contract"`
+}
+
+// PathFile is one file of a multi-file artifact.
+type PathFile struct {
+	Filename  string `json:"filename"`
+	Path      string `json:"path"`
+	SHA256    string `json:"sha256"`
+	SizeBytes int64  `json:"size_bytes"`
+}
+
+// Path answers for trusted artifacts only; it does no hashing (O(1)).
+func (s *Service) Path(ctx context.Context, name string) (PathInfo, error) {
+	if s.files == nil {
+		return PathInfo{}, errorf(KindUnavailable, "this registry's storage has no local paths")
+	}
+	r, err := s.resolve(ctx, name)
+	if err != nil {
+		return PathInfo{}, err
+	}
+	var all []File
+	var primary File
+	err = s.store.Read(ctx, r.repo, func(v storage.View) error {
+		m, ok := v.Manifest(r.digest)
+		if !ok {
+			return errNotFound()
+		}
+		if st := stateOf(v, r.digest); st != Trusted {
+			if st == "" {
+				st = "unknown"
+			}
+			return errorf(KindForbidden, "artifact %q is in %q state — only trusted artifacts can be loaded", name, st)
+		}
+		all, primary = files(m)
+		return nil
+	})
+	if err != nil {
+		return PathInfo{}, err
+	}
+	if primary.digest == "" {
+		return PathInfo{}, errorf(KindNotFound, "artifact %q has no file to load", name)
+	}
+	p, err := s.files.BlobPath(r.repo, primary.digest)
+	if err != nil {
+		return PathInfo{}, errorf(KindNotFound, "model file not found on disk")
+	}
+	info := PathInfo{Path: p, SHA256: primary.SHA256, SizeBytes: primary.SizeBytes, Digest: r.digest.String(), StorageContract: "content-addressed-v1"}
+	if len(all) > 0 {
+		names := map[string]digest.Digest{}
+		for _, f := range all {
+			names[f.Filename] = f.digest
+		}
+		dir, err := s.files.PublishRuntime(r.repo, r.digest, names)
+		if err != nil {
+			return PathInfo{}, fmt.Errorf("publish runtime directory: %w", err)
+		}
+		// A revoke may have landed while the directory was made: it must
+		// not outlive the trust.
+		still := false
+		_ = s.store.Read(ctx, r.repo, func(v storage.View) error { still = stateOf(v, r.digest) == Trusted; return nil })
+		if !still {
+			_ = s.files.UnpublishRuntime(r.repo, r.digest)
+			return PathInfo{}, errorf(KindForbidden, "artifact %q stopped being trusted — only trusted artifacts can be loaded", name)
+		}
+		info.Directory = dir
+		if len(all) > 1 {
+			for _, f := range all {
+				info.Files = append(info.Files, PathFile{Filename: f.Filename, Path: filepath.Join(dir, filepath.FromSlash(f.Filename)), SHA256: f.SHA256, SizeBytes: f.SizeBytes})
+			}
+		}
+	}
+	return info, nil
+}

@@ -1,0 +1,286 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ai-model-registry/ai-model-registry/lifecycle"
+	"github.com/ai-model-registry/ai-model-registry/oci"
+)
+
+// Models is the model lifecycle service behind the /v1 API.
+type Models interface {
+	List(ctx context.Context) ([]lifecycle.Artifact, error)
+	Get(ctx context.Context, name string) (lifecycle.Artifact, error)
+	Path(ctx context.Context, name string) (lifecycle.PathInfo, error)
+	History(ctx context.Context, name string) (lifecycle.HistoryReport, error)
+	Verify(ctx context.Context, name string) (lifecycle.VerifyResult, error)
+	VerifyAll(ctx context.Context) (lifecycle.VerifyAllResult, error)
+	Acquire(ctx context.Context, req lifecycle.AcquireRequest, body io.Reader) (lifecycle.Artifact, error)
+	Quarantine(ctx context.Context, name, reason string) (lifecycle.Result, error)
+	Promote(ctx context.Context, req lifecycle.PromoteRequest) (lifecycle.Artifact, error)
+	Revoke(ctx context.Context, name, reason string) (lifecycle.Result, error)
+	Delete(ctx context.Context, name, reason string) (lifecycle.Result, error)
+	Counts(ctx context.Context) (lifecycle.Counts, error)
+}
+
+// maxJSONBody caps every /v1 JSON request body.
+const maxJSONBody = 1 << 20
+
+// maxIntegrityFile caps the integrity result read from disk.
+const maxIntegrityFile = 1 << 20
+
+func (h *Handler) routesV1(e *echo.Echo) {
+	g := e.Group("/v1", h.auth.v1Middleware(h, "/v1/model/path"))
+	g.GET("/models", h.listModels)
+	g.GET("/model", h.getModel)
+	g.GET("/model/path", h.modelPath)
+	g.GET("/model/history", h.modelHistory)
+	g.POST("/model/verify", h.verifyModel, h.longRunning)
+	g.POST("/models/verify-all", h.verifyAll, h.longRunning)
+	g.GET("/integrity/status", h.integrityStatus)
+	g.POST("/model/verify-manifest", h.verifyManifest)
+	g.POST("/model/acquire", h.acquire, h.longRunning)
+	g.POST("/model/quarantine", h.quarantine)
+	g.POST("/model/promote", h.promote, h.longRunning)
+	g.POST("/model/revoke", h.revoke)
+	g.DELETE("/model/delete", h.deleteModel)
+	g.Any("/*", func(c echo.Context) error { return h.v1Error(c, http.StatusNotFound, "no such endpoint") })
+}
+
+// v1Error writes the /v1 error shape.
+func (h *Handler) v1Error(c echo.Context, status int, msg string) error {
+	if c.Response().Committed {
+		return nil
+	}
+	return c.JSON(status, map[string]string{"error": msg})
+}
+
+// v1Fail maps a service error to its status. Internal errors are logged
+// with the request id and answered without details.
+func (h *Handler) v1Fail(c echo.Context, err error) error {
+	status := 0
+	switch lifecycle.KindOf(err) {
+	case lifecycle.KindInvalid:
+		status = http.StatusBadRequest
+	case lifecycle.KindForbidden:
+		status = http.StatusForbidden
+	case lifecycle.KindNotFound:
+		status = http.StatusNotFound
+	case lifecycle.KindConflict:
+		status = http.StatusConflict
+	case lifecycle.KindTooLarge:
+		status = http.StatusRequestEntityTooLarge
+	case lifecycle.KindUnavailable:
+		status = http.StatusServiceUnavailable
+	}
+	var oe *oci.Error
+	if status == 0 && errors.As(err, &oe) {
+		status = oe.Status
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case status != 0:
+		return h.v1Error(c, status, err.Error())
+	case errors.As(err, &mbe):
+		return h.v1Error(c, http.StatusRequestEntityTooLarge, "request too large")
+	case errors.Is(err, context.Canceled):
+		return nil
+	}
+	h.log.Error("request failed", "request_id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
+	return h.v1Error(c, http.StatusInternalServerError, "internal error; the registry log has the details under request id "+requestID(c))
+}
+
+// longRunning lifts the write deadline for requests that hash large files
+// before they answer; the idle timeout still applies to reading the body.
+func (h *Handler) longRunning(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Time{})
+		return next(c)
+	}
+}
+
+// decodeJSON reads a capped, strictly decoded JSON body: unknown fields and
+// trailing data are refused.
+func decodeJSON(c echo.Context, v any) error {
+	r := http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody)
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return &lifecycle.Error{Kind: lifecycle.KindInvalid, Msg: "invalid request body: " + err.Error()}
+	}
+	if dec.More() {
+		return &lifecycle.Error{Kind: lifecycle.KindInvalid, Msg: "invalid request body: data after the JSON object"}
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (h *Handler) listModels(c echo.Context) error {
+	list, err := h.models.List(c.Request().Context())
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	return c.JSON(http.StatusOK, list)
+}
+
+func (h *Handler) getModel(c echo.Context) error {
+	a, err := h.models.Get(c.Request().Context(), c.QueryParam("name"))
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	return c.JSON(http.StatusOK, a)
+}
+
+func (h *Handler) modelPath(c echo.Context) error {
+	p, err := h.models.Path(c.Request().Context(), c.QueryParam("name"))
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+func (h *Handler) modelHistory(c echo.Context) error {
+	rep, err := h.models.History(c.Request().Context(), c.QueryParam("name"))
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
+func (h *Handler) verifyModel(c echo.Context) error {
+	res, err := h.models.Verify(c.Request().Context(), c.QueryParam("name"))
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	status := http.StatusOK
+	if res.Status == "failed" {
+		status = http.StatusConflict
+	}
+	return c.JSON(status, res)
+}
+
+func (h *Handler) verifyAll(c echo.Context) error {
+	res, err := h.models.VerifyAll(c.Request().Context())
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	status := http.StatusOK
+	if res.Status == "failed" {
+		status = http.StatusConflict
+	}
+	return c.JSON(status, res)
+}
+
+func (h *Handler) verifyManifest(c echo.Context) error {
+	a, err := h.models.Get(c.Request().Context(), c.QueryParam("name"))
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "skipped", "name": a.Name, "reason": "no per-tensor manifest available"})
+}
+
+// integrityStatus serves the last integrity result file: "unknown" when
+// none was written yet, 503 when it cannot be read or is not JSON.
+func (h *Handler) integrityStatus(c echo.Context) error {
+	if h.integrityPath == "" {
+		return c.JSON(http.StatusOK, map[string]string{"status": "unknown", "detail": "no integrity check has run yet"})
+	}
+	f, err := os.Open(h.integrityPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return c.JSON(http.StatusOK, map[string]string{"status": "unknown", "detail": "no integrity check has run yet"})
+	}
+	if err != nil {
+		return h.v1Error(c, http.StatusServiceUnavailable, "integrity result unavailable")
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxIntegrityFile+1))
+	var v map[string]any
+	if err != nil || len(b) > maxIntegrityFile || json.Unmarshal(b, &v) != nil {
+		return h.v1Error(c, http.StatusServiceUnavailable, "integrity result unavailable")
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// acquire takes a JSON body (the file is in the import directory) or the
+// file itself as application/octet-stream with the fields as query
+// parameters.
+func (h *Handler) acquire(c echo.Context) error {
+	ctx := c.Request().Context()
+	var req lifecycle.AcquireRequest
+	var body io.Reader
+	ct := c.Request().Header.Get("Content-Type")
+	if strings.HasPrefix(ct, "application/octet-stream") {
+		q := c.QueryParams()
+		for k := range q {
+			switch k {
+			case "name", "filename", "sha256", "size_bytes", "source", "source_revision", "reason":
+			default:
+				return h.v1Error(c, http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q", k))
+			}
+		}
+		req = lifecycle.AcquireRequest{Name: q.Get("name"), Filename: q.Get("filename"), SHA256: q.Get("sha256"),
+			Source: q.Get("source"), SourceRevision: q.Get("source_revision"), Reason: q.Get("reason")}
+		if s := q.Get("size_bytes"); s != "" {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return h.v1Error(c, http.StatusBadRequest, "size_bytes must be an integer")
+			}
+			req.SizeBytes = n
+		}
+		body = h.uploadBody(c)
+	} else if err := decodeJSON(c, &req); err != nil {
+		return h.v1Fail(c, err)
+	}
+	a, err := h.models.Acquire(ctx, req, body)
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	return c.JSON(http.StatusCreated, a)
+}
+
+func (h *Handler) promote(c echo.Context) error {
+	var req lifecycle.PromoteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return h.v1Fail(c, err)
+	}
+	a, err := h.models.Promote(c.Request().Context(), req)
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	return c.JSON(http.StatusCreated, a)
+}
+
+type simpleAction func(ctx context.Context, name, reason string) (lifecycle.Result, error)
+
+func (h *Handler) simple(c echo.Context, act simpleAction) error {
+	reason := c.QueryParam("reason")
+	if len(reason) > 1024 || strings.ContainsAny(reason, "\x00\r\n") {
+		return h.v1Error(c, http.StatusBadRequest, "reason must be at most 1024 bytes without NUL, CR or LF")
+	}
+	res, err := act(c.Request().Context(), c.QueryParam("name"), reason)
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+func (h *Handler) quarantine(c echo.Context) error  { return h.simple(c, h.models.Quarantine) }
+func (h *Handler) revoke(c echo.Context) error      { return h.simple(c, h.models.Revoke) }
+func (h *Handler) deleteModel(c echo.Context) error { return h.simple(c, h.models.Delete) }
