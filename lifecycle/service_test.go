@@ -164,9 +164,12 @@ func TestStateRebuiltFromRecords(t *testing.T) {
 		a := e.acquire("model "+string(target), data)
 		steps := map[lifecycle.State][]func() error{
 			lifecycle.Quarantined: {func() error { _, err := e.svc.Quarantine(e.ctx, a.Name, ""); return err }},
-			lifecycle.Trusted:     {func() error { _, err := e.svc.Promote(e.ctx, lifecycle.PromoteRequest{Name: a.Name, SHA256: hexsum(data)}); return err }},
-			lifecycle.Revoked:     {func() error { _, err := e.svc.Revoke(e.ctx, a.Name, ""); return err }},
-			lifecycle.Deleted:     {func() error { _, err := e.svc.Delete(e.ctx, a.Name, ""); return err }},
+			lifecycle.Trusted: {func() error {
+				_, err := e.svc.Promote(e.ctx, lifecycle.PromoteRequest{Name: a.Name, SHA256: hexsum(data)})
+				return err
+			}},
+			lifecycle.Revoked: {func() error { _, err := e.svc.Revoke(e.ctx, a.Name, ""); return err }},
+			lifecycle.Deleted: {func() error { _, err := e.svc.Delete(e.ctx, a.Name, ""); return err }},
 		}[target]
 		for _, step := range steps {
 			if err := step(); err != nil {
@@ -413,4 +416,3 @@ func recordLike(t *testing.T, m *oci.Manifest) *oci.Manifest {
 	}
 	return f
 }
-
