@@ -206,27 +206,42 @@ func (b *blobFault) Error() string {
 // only when the work could not be done (the request was cancelled), which
 // is never reported as a fault.
 func (s *Service) hashAll(ctx context.Context, r ref) (*blobFault, error) {
-	var blobs []struct {
+	type blob struct {
 		d    digest.Digest
 		file string
 	}
+	var blobs []blob
 	err := s.store.Read(ctx, r.repo, func(v storage.View) error {
-		m, ok := v.Manifest(r.digest)
-		if !ok {
+		if _, ok := v.Manifest(r.digest); !ok {
 			return errNotFound()
 		}
-		if m.Config != nil {
-			blobs = append(blobs, struct {
-				d    digest.Digest
-				file string
-			}{m.Config.Digest, ""})
+		// The artifact's own config and layers, and those of every
+		// manifest an index reaches (a multi-platform artifact).
+		seen := map[digest.Digest]bool{}
+		var walk func(d digest.Digest, depth int)
+		walk = func(d digest.Digest, depth int) {
+			m, ok := v.Manifest(d)
+			if !ok || seen[d] || depth > maxGateDepth {
+				if !ok {
+					blobs = append(blobs, blob{d, ""})
+				}
+				return
+			}
+			seen[d] = true
+			if m.Config != nil {
+				blobs = append(blobs, blob{m.Config.Digest, ""})
+			}
+			for _, l := range m.Layers {
+				if !v.HasBlob(l.Digest) && strings.Contains(l.MediaType, "nondistributable") {
+					continue
+				}
+				blobs = append(blobs, blob{l.Digest, l.Annotations["org.opencontainers.image.title"]})
+			}
+			for _, c := range m.Children {
+				walk(c.Digest, depth+1)
+			}
 		}
-		for _, l := range m.Layers {
-			blobs = append(blobs, struct {
-				d    digest.Digest
-				file string
-			}{l.Digest, l.Annotations["org.opencontainers.image.title"]})
-		}
+		walk(r.digest, 0)
 		return nil
 	})
 	if err != nil {

@@ -159,6 +159,11 @@ func (s *Service) rebuild(ctx context.Context, repo string) error {
 				continue
 			}
 			want := h.State()
+			if want == Deleted {
+				// A crash between a delete's commit and the removal of
+				// its bytes must not leave them behind.
+				tx.Unlink = append(tx.Unlink, droppable(v, d, m)...)
+			}
 			if want != Trusted && s.files != nil {
 				// A crash between a commit and the removal of the
 				// runtime directory must not leave it behind.
@@ -171,7 +176,7 @@ func (s *Service) rebuild(ctx context.Context, repo string) error {
 				tx.Meta[d] = stateMeta(m.Meta, want, h.Head())
 			}
 		}
-		fix = len(tx.Meta)
+		fix = len(tx.Meta) + len(tx.Unlink)
 		return nil
 	})
 	for _, d := range unpublish {
