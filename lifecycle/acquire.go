@@ -228,11 +228,10 @@ func checkFormat(filename string, header []byte) (string, error) {
 	ext := modelformat.FromName(filename)
 	allowed := got == modelformat.GGUF || got == modelformat.Safetensors
 	if !allowed {
-		shown := got
-		if shown == "" {
-			shown = strings.TrimPrefix(path.Ext(filename), ".")
+		if got == modelformat.Unknown {
+			return "", errorf(KindForbidden, "the content of %q is not a recognised model format; permitted: %s", truncate(filename), strings.Join(AllowedFormats, ", "))
 		}
-		return "", errorf(KindForbidden, "format %q not allowed; permitted: %s", shown, strings.Join(AllowedFormats, ", "))
+		return "", errorf(KindForbidden, "format %q not allowed; permitted: %s", got, strings.Join(AllowedFormats, ", "))
 	}
 	if ext != "" && ext != got {
 		return "", errorf(KindForbidden, "file %q is named as %s but its bytes are %s", truncate(filename), ext, got)

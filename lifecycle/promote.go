@@ -83,6 +83,9 @@ func (r *PromoteRequest) validate() error {
 			}
 		}
 	}
+	if string(r.GGUFGuardFingerprint) == "null" {
+		r.GGUFGuardFingerprint = nil
+	}
 	if len(r.GGUFGuardFingerprint) > 0 {
 		if len(r.GGUFGuardFingerprint) > 64<<10 {
 			return errorf(KindInvalid, "gguf_guard_fingerprint is larger than 64 KiB")

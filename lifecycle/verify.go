@@ -101,12 +101,14 @@ func (s *Service) VerifyAll(ctx context.Context) (VerifyAllResult, error) {
 		if err != nil {
 			return VerifyAllResult{}, err
 		}
+		// Entries have the predecessor's verify-all shapes: no state or
+		// safe_to_use, except the state of skipped (deleted) ones.
+		vr.SafeToUse = ""
 		if vr.Status == "verified" {
-			vr = VerifyResult{Status: "verified", Name: vr.Name, SHA256: vr.SHA256}
+			vr.State = ""
 		}
 		if vr.Status == "failed" {
 			res.Status = "failed"
-			vr.SafeToUse = ""
 		}
 		res.Models = append(res.Models, vr)
 		res.Checked++

@@ -218,7 +218,7 @@ func (a *Auth) v1Middleware(h *Handler, open ...string) echo.MiddlewareFunc {
 				msg := "authentication required: send the service token as Authorization: Bearer <token>"
 				if cred == credInvalid {
 					h.log.Warn("authentication failed", "request_id", requestID(c), "method", r.Method, "path", r.URL.Path, "remote", c.RealIP())
-					msg = "forbidden: invalid service token"
+					msg = "invalid service token"
 				}
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+Realm+`"`)
 				return h.v1Error(c, http.StatusUnauthorized, msg)

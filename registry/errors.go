@@ -64,11 +64,11 @@ func (h *Handler) httpErrorHandler(err error, c echo.Context) {
 		h.log.Error("unhandled error", "request_id", requestID(c), "error", err)
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/v1/") || c.Request().URL.Path == "/health" {
-		if status == http.StatusNotFound {
+		switch status {
+		case http.StatusNotFound:
 			msg = "no such endpoint"
-		}
-		if msg != "" {
-			msg = strings.ToLower(msg[:1]) + msg[1:]
+		case http.StatusMethodNotAllowed:
+			msg = "method not allowed"
 		}
 		_ = h.v1Error(c, status, msg)
 		return

@@ -55,7 +55,6 @@ func (h *Handler) routesV1(e *echo.Echo) {
 	g.POST("/model/promote", h.promote, h.longRunning)
 	g.POST("/model/revoke", h.revoke)
 	g.DELETE("/model/delete", h.deleteModel)
-	g.Any("/*", func(c echo.Context) error { return h.v1Error(c, http.StatusNotFound, "no such endpoint") })
 }
 
 // v1Error writes the /v1 error shape.
@@ -193,7 +192,7 @@ func (h *Handler) verifyManifest(c echo.Context) error {
 	if err != nil {
 		return h.v1Fail(c, err)
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "skipped", "name": a.Name, "reason": "no per-tensor manifest available"})
+	return c.JSON(http.StatusOK, map[string]string{"status": "skipped", "name": a.Name, "reason": "no gguf-guard manifest available"})
 }
 
 // integrityStatus serves the last integrity result file: "unknown" when
@@ -212,7 +211,7 @@ func (h *Handler) integrityStatus(c echo.Context) error {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxIntegrityFile+1))
 	var v map[string]any
-	if err != nil || len(b) > maxIntegrityFile || json.Unmarshal(b, &v) != nil {
+	if err != nil || len(b) > maxIntegrityFile || json.Unmarshal(b, &v) != nil || v == nil {
 		return h.v1Error(c, http.StatusServiceUnavailable, "integrity result unavailable")
 	}
 	return c.JSON(http.StatusOK, v)
