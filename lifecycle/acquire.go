@@ -79,20 +79,30 @@ func validateFilename(name string) error {
 		name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "/../") {
 		return errorf(KindInvalid, "invalid filename %q: use a relative path inside the import directory, without '..'", truncate(name))
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return errorf(KindInvalid, "invalid filename: it contains a control character")
-		}
+	if hasUnsafeRune(name) {
+		return errorf(KindInvalid, "invalid filename: it contains a control character or a bidirectional-formatting character")
 	}
 	return nil
+}
+
+// hasUnsafeRune reports control characters (which can drive terminals that
+// print the text) and bidirectional formatting characters (which make a
+// name display as something else).
+func hasUnsafeRune(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return true
+		}
+	}
+	return false
 }
 
 func boundedText(field, v string, max int) error {
 	if len(v) > max {
 		return errorf(KindInvalid, "%s is longer than %d bytes", field, max)
 	}
-	if strings.ContainsAny(v, "\x00\r\n") {
-		return errorf(KindInvalid, "%s must not contain NUL, CR or LF", field)
+	if hasUnsafeRune(v) {
+		return errorf(KindInvalid, "%s must not contain a control character or a bidirectional-formatting character", field)
 	}
 	return nil
 }
@@ -317,15 +327,16 @@ func (s *Service) importFile(ctx context.Context, repo string, req AcquireReques
 	return ocispec.Descriptor{Digest: got, Size: size}, format, nil
 }
 
-// uploadFile stores a streamed file as a blob: hashed on the way in, refused
-// (and not stored) on a digest or size mismatch or a refused format.
+// uploadFile stores a streamed file as a blob: hashed on the way in, and
+// refused before anything is stored (not even an empty repository) on a
+// digest or size mismatch or a refused format.
 func (s *Service) uploadFile(ctx context.Context, repo string, req AcquireRequest, want digest.Digest, body io.Reader) (ocispec.Descriptor, string, error) {
-	var head headCapture
+	g := &acquireGuard{r: body, filename: req.Filename, size: req.SizeBytes}
 	st, err := s.store.StartUpload(ctx, repo, digest.SHA256)
 	if err != nil {
 		return ocispec.Descriptor{}, "", err
 	}
-	desc, err := s.store.CommitUpload(ctx, repo, st.ID, -1, io.TeeReader(body, &head), want)
+	desc, err := s.store.CommitUpload(ctx, repo, st.ID, -1, g, want)
 	if err != nil {
 		_ = s.store.CancelUpload(ctx, repo, st.ID)
 		if errors.Is(err, oci.ErrDigestInvalid) {
@@ -333,25 +344,41 @@ func (s *Service) uploadFile(ctx context.Context, repo string, req AcquireReques
 		}
 		return ocispec.Descriptor{}, "", err
 	}
-	format, ferr := checkFormat(req.Filename, head.b.Bytes())
-	if ferr == nil && req.SizeBytes > 0 && req.SizeBytes != desc.Size {
-		ferr = errorf(KindConflict, "size mismatch: the upload is %d bytes, not the claimed %d; nothing was kept", desc.Size, req.SizeBytes)
-	}
-	if ferr != nil {
-		_ = s.store.DeleteBlob(ctx, repo, desc.Digest)
-		return ocispec.Descriptor{}, "", ferr
-	}
-	return desc, format, nil
+	return desc, g.format, nil
 }
 
-// headCapture keeps the first bytes written to it.
-type headCapture struct{ b bytes.Buffer }
+// acquireGuard checks a streamed file while it passes: its format from the
+// first bytes, and its length against the declared size. Failing the read
+// makes the upload fail, so a refused file is never stored.
+type acquireGuard struct {
+	r        io.Reader
+	filename string
+	size     int64 // declared; 0 = not declared
+	n        int64
+	head     []byte
+	format   string
+}
 
-func (h *headCapture) Write(p []byte) (int, error) {
-	if room := modelformat.HeaderSize - h.b.Len(); room > 0 {
-		h.b.Write(p[:min(room, len(p))])
+func (g *acquireGuard) Read(p []byte) (int, error) {
+	m, err := g.r.Read(p)
+	if need := modelformat.HeaderSize - len(g.head); need > 0 && m > 0 {
+		g.head = append(g.head, p[:min(need, m)]...)
 	}
-	return len(p), nil
+	g.n += int64(m)
+	if g.size > 0 && g.n > g.size {
+		return m, errorf(KindConflict, "size mismatch: the upload is longer than the claimed %d bytes; nothing was stored", g.size)
+	}
+	if g.format == "" && (len(g.head) >= modelformat.HeaderSize || err == io.EOF) {
+		f, ferr := checkFormat(g.filename, g.head)
+		if ferr != nil {
+			return m, ferr
+		}
+		g.format = f
+	}
+	if err == io.EOF && g.size > 0 && g.n != g.size {
+		return m, errorf(KindConflict, "size mismatch: the upload is %d bytes, not the claimed %d; nothing was stored", g.n, g.size)
+	}
+	return m, err
 }
 
 // putBlob uploads r as blob d of repo.

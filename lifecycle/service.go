@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
@@ -206,10 +205,8 @@ func ValidateName(name string) error {
 	case strings.TrimSpace(name) != name:
 		return errorf(KindInvalid, "name has leading or trailing spaces")
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return errorf(KindInvalid, "name contains a control character")
-		}
+	if hasUnsafeRune(name) {
+		return errorf(KindInvalid, "name contains a control character or a bidirectional-formatting character")
 	}
 	return nil
 }

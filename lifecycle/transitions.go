@@ -241,3 +241,7 @@ func (s *Service) integrityFailure(ctx context.Context, r ref, reason string) (S
 	}
 	return p.to, nil
 }
+
+// ValidateReason checks a transition reason: at most 1024 bytes, without
+// control or bidirectional-formatting characters.
+func ValidateReason(reason string) error { return boundedText("reason", reason, 1024) }

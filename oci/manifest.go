@@ -1,17 +1,16 @@
 package oci
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ai-model-registry/ai-model-registry/strictjson"
 )
 
 // Manifest media types the registry accepts.
@@ -82,9 +81,6 @@ func ParseManifest(contentType string, body []byte, algo digest.Algorithm) (*Man
 	}
 	if !algo.Available() {
 		return nil, Errorf(CodeDigestInvalid, "digest algorithm %q is not available", algo)
-	}
-	if !utf8.Valid(body) {
-		return nil, Errorf(CodeManifestInvalid, "manifest is not valid UTF-8")
 	}
 	if err := checkJSON(body); err != nil {
 		return nil, Errorf(CodeManifestInvalid, "manifest is not valid JSON: %v", err)
@@ -264,85 +260,22 @@ var knownFields = []string{
 	"architecture", "os", "os.version", "os.features", "variant", "features",
 }
 
-// checkJSON walks the token stream once: exactly one top-level object,
-// bounded depth, no duplicate keys in any object, no case variants of the
-// fields the registry decodes, nothing after the object. Duplicate keys
-// matter: parsers disagree on which value wins, so a manifest with two
-// "layers" arrays could be validated as one and pulled as the other.
+// checkJSON rejects what parsers could read differently: duplicate keys,
+// data after the object, deep nesting, and keys that case-fold to a field
+// the registry decodes without spelling it exactly (annotation keys are
+// free). Duplicate keys matter: parsers disagree on which value wins, so a
+// manifest with two "layers" arrays could be validated as one and pulled as
+// the other.
 func checkJSON(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return errors.New("top level is not an object")
-	}
-	if err := walkObject(dec, 1, false); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the manifest")
-	}
-	return nil
-}
-
-// walkObject checks one object. freeKeys is set for annotation maps, whose
-// keys are arbitrary strings decoded case-sensitively.
-func walkObject(dec *json.Decoder, depth int, freeKeys bool) error {
-	seen := map[string]struct{}{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
+	return strictjson.Check(body, maxJSONDepth, func(_ int, parent, key string) error {
+		if parent == "annotations" {
+			return nil
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return errors.New("object key is not a string")
-		}
-		if _, dup := seen[key]; dup {
-			return fmt.Errorf("duplicate key %q", truncate(key))
-		}
-		seen[key] = struct{}{}
-		if !freeKeys {
-			for _, f := range knownFields {
-				if key != f && strings.EqualFold(key, f) {
-					return fmt.Errorf("key %q must be spelled %q", truncate(key), f)
-				}
+		for _, f := range knownFields {
+			if key != f && strings.EqualFold(key, f) {
+				return fmt.Errorf("key %q must be spelled %q", truncate(key), f)
 			}
 		}
-		if err := walkValue(dec, depth, key == "annotations"); err != nil {
-			return err
-		}
-	}
-	_, err := dec.Token() // closing '}'
-	return err
-}
-
-func walkValue(dec *json.Decoder, depth int, freeKeys bool) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
 		return nil
-	}
-	if depth+1 > maxJSONDepth {
-		return fmt.Errorf("nesting deeper than %d", maxJSONDepth)
-	}
-	switch d {
-	case '{':
-		return walkObject(dec, depth+1, freeKeys)
-	case '[':
-		for dec.More() {
-			if err := walkValue(dec, depth+1, false); err != nil {
-				return err
-			}
-		}
-		_, err := dec.Token() // closing ']'
-		return err
-	}
-	return fmt.Errorf("unexpected delimiter %q", d)
+	})
 }

@@ -66,7 +66,10 @@ func LoadAuth(cfg TokenConfig, log *slog.Logger) (*Auth, error) {
 	}
 	tok, err := token.Read(cfg.Path)
 	if err != nil {
-		return refuse(log, fmt.Sprintf("the service token at SERVICE_TOKEN_PATH cannot be used: %v", err)), nil
+		// The details (with the path) go to the log only; clients learn
+		// what to do, not where files are.
+		log.Error("the service token cannot be used", "path", cfg.Path, "error", err)
+		return refuse(log, "the file SERVICE_TOKEN_PATH names is missing or unusable (the registry log says why); put a token of at least 32 characters in it (`openssl rand -hex 32 > FILE && chmod 600 FILE`) and restart the registry"), nil
 	}
 	id := sha256.Sum256([]byte("ai-model-registry token id:" + tok))
 	a := &Auth{hasToken: true, tokenSum: sha256.Sum256([]byte(tok)), who: "token:" + hex.EncodeToString(id[:4])}
@@ -75,8 +78,8 @@ func LoadAuth(cfg TokenConfig, log *slog.Logger) (*Auth, error) {
 }
 
 func refuse(log *slog.Logger, why string) *Auth {
-	log.Error("mutations are disabled (fail-closed): " + why)
-	return &Auth{refusal: "mutations are disabled on this registry: " + why}
+	log.Error("requests that need the service token are refused (fail-closed): " + why)
+	return &Auth{refusal: "this registry has no usable service token, so it refuses every request that needs one: " + why}
 }
 
 // RequiresAuth reports whether mutations need a token (false in dev mode).

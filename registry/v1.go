@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/ai-model-registry/ai-model-registry/lifecycle"
 	"github.com/ai-model-registry/ai-model-registry/oci"
+	"github.com/ai-model-registry/ai-model-registry/strictjson"
 )
 
 // Models is the model lifecycle service behind the /v1 API.
@@ -87,6 +91,15 @@ func (h *Handler) v1Fail(c echo.Context, err error) error {
 	if status == 0 && errors.As(err, &oe) {
 		status = oe.Status
 	}
+	// Show the service's own message, not the layers that wrapped it.
+	var le *lifecycle.Error
+	var ref *lifecycle.Refusal
+	switch {
+	case errors.As(err, &le):
+		err = le
+	case errors.As(err, &ref):
+		err = ref
+	}
 	var mbe *http.MaxBytesError
 	switch {
 	case status != 0:
@@ -109,26 +122,44 @@ func (h *Handler) longRunning(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// decodeJSON reads a capped, strictly decoded JSON body: unknown fields and
-// trailing data are refused.
+// decodeJSON reads a capped JSON body strictly: one object, no duplicate
+// keys, top-level keys spelled exactly as the fields of v (encoding/json
+// would match "Name" to "name", and keep the last of two "name"s, so a body
+// could say one thing to a proxy and another to the registry), no unknown
+// fields, nothing after the object.
 func decodeJSON(c echo.Context, v any) error {
-	r := http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody)
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return &lifecycle.Error{Kind: lifecycle.KindInvalid, Msg: "invalid request body: " + err.Error()}
-	}
-	if dec.More() {
-		return &lifecycle.Error{Kind: lifecycle.KindInvalid, Msg: "invalid request body: data after the JSON object"}
-	}
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody))
+	if err != nil {
 		return err
 	}
+	fields := jsonFields(v)
+	err = strictjson.Check(body, 32, func(depth int, _, key string) error {
+		if depth == 1 && !slices.Contains(fields, key) {
+			return fmt.Errorf("unknown field %q", key)
+		}
+		return nil
+	})
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(v)
+	}
+	if err != nil {
+		return &lifecycle.Error{Kind: lifecycle.KindInvalid, Msg: "invalid request body: " + err.Error()}
+	}
 	return nil
+}
+
+// jsonFields lists the JSON names of the fields of the struct v points at.
+func jsonFields(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	var out []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (h *Handler) listModels(c echo.Context) error {
@@ -270,8 +301,8 @@ type simpleAction func(ctx context.Context, name, reason string) (lifecycle.Resu
 
 func (h *Handler) simple(c echo.Context, act simpleAction) error {
 	reason := c.QueryParam("reason")
-	if len(reason) > 1024 || strings.ContainsAny(reason, "\x00\r\n") {
-		return h.v1Error(c, http.StatusBadRequest, "reason must be at most 1024 bytes without NUL, CR or LF")
+	if err := lifecycle.ValidateReason(reason); err != nil {
+		return h.v1Fail(c, err)
 	}
 	res, err := act(c.Request().Context(), c.QueryParam("name"), reason)
 	if err != nil {
