@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ai-model-registry/ai-model-registry/client"
+	"github.com/ai-model-registry/ai-model-registry/lifecycle"
+)
+
+// cli is one invocation's wiring: the client and where output goes.
+type cli struct {
+	c              *client.Client
+	stdout, stderr io.Writer
+	json           bool // print the registry's JSON answers
+	tty            bool // stderr is a terminal: progress bars are welcome
+}
+
+// exec parses a command's arguments and runs it.
+func (cl *cli) exec(ctx context.Context, cmd *command, args []string) error {
+	o := &options{json: &cl.json}
+	pos, err := cmd.parse(o, args)
+	if err != nil {
+		return err
+	}
+	return cmd.run(ctx, cl, o, pos)
+}
+
+// raw prints a JSON answer as the registry sent it.
+func (cl *cli) raw(raw json.RawMessage) {
+	cl.stdout.Write(raw)
+	if len(raw) == 0 || raw[len(raw)-1] != '\n' {
+		io.WriteString(cl.stdout, "\n")
+	}
+}
+
+func reasonFlag(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.reason, "reason", "", "why; kept in the artifact's history")
+}
+
+// commands are the verbs, in the order the usage lists them.
+var commands = []*command{
+	{
+		names: []string{"list", "ls"}, synopsis: "[--wide]",
+		summary: "List every model, in every state: NAME, FORMAT, STATE, SIZE, SHA256 (first 12), PROMOTED.",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.BoolVar(&o.wide, "wide", false, "also show the manifest digest and the OCI reference")
+		},
+		run: runList,
+	},
+	{
+		names: []string{"info"}, synopsis: "<name>", nargs: 1,
+		summary: "Show one model's record as JSON.",
+		run:     runInfo,
+	},
+	{
+		names: []string{"verify"}, synopsis: "<name>", nargs: 1,
+		summary: "Have the registry re-hash a model's stored bytes.",
+		detail: "Prints VERIFIED or FAILED. Exits 1 unless the bytes match and the model is trusted (safe_to_use).\n" +
+			"A trusted model that fails is moved to quarantined by the registry.",
+		run: runVerify,
+	},
+	{
+		names:   []string{"verify-all"},
+		summary: "Have the registry re-hash every model; deleted ones are skipped. Exits 1 if any fails.",
+		run:     runVerifyAll,
+	},
+	{
+		names: []string{"path"}, synopsis: "<name> [--json]", nargs: 1,
+		summary: "Print the read-only path a runtime loads a trusted model from (--json: also its sha256, size, directory).",
+		run:     runPath,
+	},
+	{
+		names: []string{"history"}, synopsis: "<name>", nargs: 1,
+		summary: "Show a model's transition records and whether they form an intact hash chain. Exits 1 if the chain is broken.",
+		run:     runHistory,
+	},
+	{
+		names:    []string{"acquire"},
+		synopsis: "<name> <file> [--source URL] [--source-revision REV] [--reason R]\n       securectl acquire --import <name> <filename> --sha256 HEX [--size N] [--source URL] [--source-revision REV] [--reason R]",
+		summary:  "Register a new model in state acquired.",
+		detail: "With a local <file>: hashes it (sha256), then streams it to the registry under its base name.\n" +
+			"A progress bar is shown on a terminal. --sha256/--size, if given, must match the file.\n" +
+			"With --import: <filename> is already in the registry's import directory; the registry hashes it\n" +
+			"and refuses a mismatch with --sha256 (required) and --size.",
+		nargs: 2,
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.BoolVar(&o.importFile, "import", false, "the file is in the registry's import directory")
+			fs.StringVar(&o.sha256, "sha256", "", "expected SHA-256 (64 hex); required with --import")
+			fs.Int64Var(&o.size, "size", 0, "expected size in bytes")
+			fs.StringVar(&o.source, "source", "", "where the model came from (URL)")
+			fs.StringVar(&o.sourceRevision, "source-revision", "", "the source's revision (e.g. a git commit)")
+			reasonFlag(fs, o)
+		},
+		run: runAcquire,
+	},
+	{
+		names: []string{"quarantine"}, synopsis: "<name> [--reason R]", nargs: 1,
+		summary: "Move an acquired model to quarantined (scanning).",
+		flags:   reasonFlag,
+		run:     simple("quarantine", (*client.Client).Quarantine),
+	},
+	{
+		names:    []string{"promote"},
+		synopsis: "<name> --sha256 HEX [--filename F] [--size N] [--scan k=pass ...] [--scanner-version k=v ...] [--policy-version V] [--source-revision R] [--reason R]",
+		summary:  "Make a quarantined model trusted. The registry re-hashes its bytes and refuses a mismatch with --sha256.",
+		nargs:    1,
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.sha256, "sha256", "", "SHA-256 of the model file (64 hex; required)")
+			fs.StringVar(&o.filename, "filename", "", "which file of the model --sha256 names (default: its primary file)")
+			fs.Int64Var(&o.size, "size", 0, "size of that file in bytes")
+			fs.Var(&o.scan, "scan", "a scan result, scanner=result (repeatable)")
+			fs.Var(&o.scannerVersions, "scanner-version", "a scanner's version, scanner=version (repeatable)")
+			fs.StringVar(&o.policyVersion, "policy-version", "", "the promotion policy's version")
+			fs.StringVar(&o.source, "source", "", "where the model came from (for a file never acquired)")
+			fs.StringVar(&o.sourceRevision, "source-revision", "", "the source's revision")
+			reasonFlag(fs, o)
+		},
+		run: runPromote,
+	},
+	{
+		names: []string{"revoke"}, synopsis: "<name> [--reason R]", nargs: 1,
+		summary: "Block a model from runtime use at once. Its history is kept.",
+		flags:   reasonFlag,
+		run:     simple("revoke", (*client.Client).Revoke),
+	},
+	{
+		names: []string{"delete", "rm"}, synopsis: "<name> [--reason R]", nargs: 1,
+		summary: "Soft-delete a model: its bytes are removed, its metadata and history are kept.",
+		flags:   reasonFlag,
+		run:     simple("delete", (*client.Client).Delete),
+	},
+	{
+		names:   []string{"status"},
+		summary: "Show the registry's health and model counts (sends no token).",
+		run:     runStatus,
+	},
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if slices.Contains(c.names, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("securectl — ai-model-registry command-line client\n\nUsage: securectl [--json] <command> [arguments]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-16s %s\n", strings.Join(c.names, " | "), firstSentence(c.summary))
+	}
+	b.WriteString(`
+Every command takes --json: print the registry's JSON answer (for scripts)
+instead of a table. "securectl help <command>" shows a command's flags.
+
+Environment:
+  REGISTRY_URL        registry address (default http://127.0.0.1:8470;
+                      plain http only to loopback, otherwise https)
+  SERVICE_TOKEN_PATH  service token file (default /run/secure-ai/service-token)
+
+Exit status: 0 success, 1 failure, 2 usage error.
+`)
+	return b.String()
+}
+
+func firstSentence(s string) string {
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
+}
+
+func runList(ctx context.Context, cl *cli, o *options, _ []string) error {
+	models, raw, err := cl.c.Models(ctx)
+	if err != nil {
+		return fmt.Errorf("list: %w", err)
+	}
+	if cl.json {
+		cl.raw(raw)
+		return nil
+	}
+	return listTable(cl.stdout, models, o.wide)
+}
+
+func runInfo(ctx context.Context, cl *cli, _ *options, args []string) error {
+	_, raw, err := cl.c.Model(ctx, args[0])
+	if err != nil {
+		return fmt.Errorf("info %q: %w", args[0], err)
+	}
+	if cl.json {
+		cl.raw(raw)
+		return nil
+	}
+	return printIndented(cl.stdout, raw)
+}
+
+func runVerify(ctx context.Context, cl *cli, _ *options, args []string) error {
+	name := args[0]
+	res, raw, err := cl.c.Verify(ctx, name)
+	if err != nil {
+		return fmt.Errorf("verify %q: %w", name, err)
+	}
+	if cl.json {
+		cl.raw(raw)
+	} else {
+		printVerify(cl.stdout, res)
+	}
+	switch {
+	case res.Status == "verified" && res.SafeToUse == "true":
+		return nil
+	case res.Status == "verified":
+		return fmt.Errorf("verify %q: the bytes match, but it is not safe to use: its state is %s, and only trusted models are", name, client.Printable(string(res.State)))
+	case res.Status == "skipped":
+		return fmt.Errorf("verify %q: not verified: %s", name, client.Printable(res.Reason))
+	}
+	return fmt.Errorf("verify %q: FAILED: %s", name, client.Printable(res.Error))
+}
+
+func runVerifyAll(ctx context.Context, cl *cli, _ *options, _ []string) error {
+	res, raw, err := cl.c.VerifyAll(ctx)
+	if err != nil {
+		return fmt.Errorf("verify-all: %w", err)
+	}
+	if cl.json {
+		cl.raw(raw)
+	} else if err := verifyAllTable(cl.stdout, res); err != nil {
+		return err
+	}
+	failed := 0
+	for _, m := range res.Models {
+		if m.Status == "failed" {
+			failed++
+		}
+	}
+	if res.Status != "ok" || failed > 0 {
+		return fmt.Errorf("verify-all: %d of %d models FAILED verification", failed, res.Checked)
+	}
+	return nil
+}
+
+func runPath(ctx context.Context, cl *cli, _ *options, args []string) error {
+	p, raw, err := cl.c.Path(ctx, args[0])
+	if err != nil {
+		return fmt.Errorf("path %q: %w", args[0], err)
+	}
+	if cl.json {
+		cl.raw(raw)
+		return nil
+	}
+	fmt.Fprintln(cl.stdout, client.Printable(p.Path))
+	return nil
+}
+
+func runHistory(ctx context.Context, cl *cli, _ *options, args []string) error {
+	rep, raw, err := cl.c.History(ctx, args[0])
+	if err != nil {
+		return fmt.Errorf("history %q: %w", args[0], err)
+	}
+	if cl.json {
+		cl.raw(raw)
+	} else if err := historyTable(cl.stdout, rep); err != nil {
+		return err
+	}
+	if rep.Chain != "verified" {
+		msg := rep.Error
+		if msg == "" {
+			msg = "chain status " + rep.Chain
+		}
+		return fmt.Errorf("history %q: the transition chain is BROKEN: %s", args[0], client.Printable(msg))
+	}
+	return nil
+}
+
+func runAcquire(ctx context.Context, cl *cli, o *options, args []string) error {
+	if o.size < 0 {
+		return usagef("--size must not be negative")
+	}
+	req := lifecycle.AcquireRequest{Name: args[0], SHA256: o.sha256, SizeBytes: o.size, Source: o.source,
+		SourceRevision: o.sourceRevision, Reason: o.reason}
+	var a lifecycle.Artifact
+	var raw json.RawMessage
+	var err error
+	if o.importFile {
+		if o.sha256 == "" {
+			return usagef("acquire --import needs --sha256: the registry hashes the file and compares")
+		}
+		req.Filename = args[1]
+		a, raw, err = cl.c.Acquire(ctx, req)
+	} else {
+		var progress client.Progress
+		var b *bar
+		if cl.tty {
+			b = newBar(cl.stderr, client.Printable(filepath.Base(args[1])))
+			progress = b.update
+		}
+		a, raw, err = cl.c.AcquireFile(ctx, req, args[1], progress)
+		b.finish()
+	}
+	if err != nil {
+		return fmt.Errorf("acquire %q: %w", args[0], err)
+	}
+	if cl.json {
+		cl.raw(raw)
+		return nil
+	}
+	printArtifact(cl.stdout, "ACQUIRED", a)
+	return nil
+}
+
+func runPromote(ctx context.Context, cl *cli, o *options, args []string) error {
+	if o.sha256 == "" {
+		return usagef("promote needs --sha256: the SHA-256 of the file that was scanned")
+	}
+	if o.size < 0 {
+		return usagef("--size must not be negative")
+	}
+	req := lifecycle.PromoteRequest{Name: args[0], Filename: o.filename, SHA256: o.sha256, SizeBytes: o.size,
+		Source: o.source, ScanResults: o.scan, ScannerVersions: o.scannerVersions, PolicyVersion: o.policyVersion,
+		SourceRevision: o.sourceRevision, Reason: o.reason}
+	a, raw, err := cl.c.Promote(ctx, req)
+	if err != nil {
+		return fmt.Errorf("promote %q: %w", args[0], err)
+	}
+	if cl.json {
+		cl.raw(raw)
+		return nil
+	}
+	printArtifact(cl.stdout, "PROMOTED", a)
+	return nil
+}
+
+// simple runs quarantine, revoke or delete.
+func simple(verb string, act func(*client.Client, context.Context, string, string) (lifecycle.Result, json.RawMessage, error)) func(context.Context, *cli, *options, []string) error {
+	return func(ctx context.Context, cl *cli, o *options, args []string) error {
+		res, raw, err := act(cl.c, ctx, args[0], o.reason)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", verb, args[0], err)
+		}
+		if cl.json {
+			cl.raw(raw)
+			return nil
+		}
+		fmt.Fprintf(cl.stdout, "%s: %s\n", strings.ToUpper(strings.ReplaceAll(client.Printable(res.Status), "_", " ")), client.Printable(res.Name))
+		return nil
+	}
+}
+
+func runStatus(ctx context.Context, cl *cli, _ *options, _ []string) error {
+	h, raw, err := cl.c.Health(ctx)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if cl.json {
+		cl.raw(raw)
+	} else {
+		printStatus(cl.stdout, h)
+	}
+	if h.Status != "ok" {
+		return fmt.Errorf("status: the registry reports %q", client.Printable(h.Status))
+	}
+	return nil
+}
