@@ -40,7 +40,17 @@ func newEnv(t *testing.T) *env {
 	dir := filepath.Join(t.TempDir(), "reg")
 	e := &env{t: t, dir: dir, ctx: lifecycle.WithCaller(context.Background(), operator)}
 	e.open()
-	t.Cleanup(func() { _ = e.store.Close() })
+	t.Cleanup(func() {
+		_ = e.store.Close()
+		// Runtime directories are read-only; make them removable for
+		// t.TempDir's cleanup when the tests do not run as root.
+		_ = filepath.Walk(filepath.Join(dir, "runtime"), func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.IsDir() {
+				_ = os.Chmod(p, 0o750)
+			}
+			return nil
+		})
+	})
 	return e
 }
 

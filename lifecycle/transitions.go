@@ -47,6 +47,15 @@ func (s *Service) transition(ctx context.Context, r ref, action Action, reason s
 		if err != nil || p.noop {
 			return p, err
 		}
+		if p.from == Trusted && p.to != Trusted && s.files != nil {
+			// Take the runtime directory away first: its hard links
+			// would otherwise keep a deleted artifact's bytes alive, and a
+			// runtime must not find files of an artifact that is no longer
+			// trusted. If the commit fails, /v1/model/path makes it again.
+			if err := s.files.UnpublishRuntime(r.repo, r.digest); err != nil {
+				return p, err
+			}
+		}
 		err = s.commitTransition(ctx, r, p)
 		if !errors.Is(err, errChanged) {
 			break
@@ -181,11 +190,6 @@ func (s *Service) afterTransition(r ref, p plannedTransition) {
 			s.log.Error("could not publish the runtime directory; /v1/model/path will retry", "name", p.name, "error", err)
 		}
 		return
-	}
-	if p.from == Trusted {
-		if err := s.files.UnpublishRuntime(r.repo, r.digest); err != nil {
-			s.log.Error("ALERT: could not remove the runtime directory of an artifact that is no longer trusted", "name", p.name, "error", err)
-		}
 	}
 }
 

@@ -145,7 +145,7 @@ func (g *Gated) Tags(ctx context.Context, repo, last string, n int) ([]string, e
 	}
 	all, err := g.Backend.Tags(ctx, repo, last, -1)
 	if err != nil {
-		return nil, err
+		return nil, errHidden() // an absent repository answers like an untrusted one
 	}
 	var out []string
 	err = g.Backend.Read(ctx, repo, func(v storage.View) error {
@@ -159,7 +159,7 @@ func (g *Gated) Tags(ctx context.Context, repo, last string, n int) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	if len(out) == 0 && last == "" {
+	if len(out) == 0 {
 		return nil, errHidden()
 	}
 	if n >= 0 && len(out) > n {

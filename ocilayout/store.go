@@ -218,7 +218,8 @@ func clearDir(dir string) error {
 		return fmt.Errorf("clean %s: %w", dir, err)
 	}
 	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+		// removeTree: an interrupted runtime build has read-only dirs.
+		if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
 			return fmt.Errorf("clean %s: %w", dir, err)
 		}
 	}

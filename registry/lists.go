@@ -53,6 +53,9 @@ func (h *Handler) tagsList(c echo.Context, name string) error {
 		return h.ociError(c, err)
 	}
 	tags = paginate(c, tags, n, "/v2/"+name+"/tags/list")
+	if tags == nil {
+		tags = []string{}
+	}
 	return c.JSON(http.StatusOK, struct {
 		Name string   `json:"name"`
 		Tags []string `json:"tags"`
@@ -69,6 +72,9 @@ func (h *Handler) catalog(c echo.Context) error {
 		return h.ociError(c, err)
 	}
 	repos = paginate(c, repos, n, "/v2/_catalog")
+	if repos == nil {
+		repos = []string{}
+	}
 	return c.JSON(http.StatusOK, struct {
 		Repositories []string `json:"repositories"`
 	}{repos})
