@@ -28,7 +28,7 @@ func TestCrashConsistency(t *testing.T) {
 	skipUnlessOurServer(t, "crane's registry keeps data in memory")
 	r := startRegistry(t, "UPLOAD_MAX_AGE=4s")
 	firstManifest, firstLayerDigest, firstLayer := pushImage(t, r, "crash/first", "v1")
-	firstBody := r.do(t, "GET", "/v2/crash/first/manifests/v1", nil, false, nil).Body
+	firstBody := r.do(t, "GET", "/v2/crash/first/manifests/v1", nil, true, nil).Body
 
 	acked := map[string]ackedArtifact{} // tag -> what the registry acknowledged
 	var halfUploads []string
@@ -51,20 +51,34 @@ func TestCrashConsistency(t *testing.T) {
 		t.Logf("round %d: killed after %d acknowledged artifacts", round, len(p.acked))
 		r.Restart()
 
-		check := r.do(t, "GET", "/v2/crash/first/manifests/v1", nil, false, nil)
+		check := r.do(t, "GET", "/v2/crash/first/manifests/v1", nil, true, nil)
 		if check.Status != http.StatusOK || !bytes.Equal(check.Body, firstBody) || check.Header.Get("Docker-Content-Digest") != firstManifest.String() {
 			t.Fatalf("round %d: first artifact damaged: %d", round, check.Status)
 		}
-		if b := r.do(t, "GET", "/v2/crash/first/blobs/"+firstLayerDigest.String(), nil, false, nil); !bytes.Equal(b.Body, firstLayer) {
+		if b := r.do(t, "GET", "/v2/crash/first/blobs/"+firstLayerDigest.String(), nil, true, nil); !bytes.Equal(b.Body, firstLayer) {
 			t.Fatalf("round %d: first artifact's layer damaged", round)
 		}
 		for tag, a := range acked {
-			res := r.do(t, "GET", "/v2/crash/loop/manifests/"+tag, nil, false, nil)
+			res := r.do(t, "GET", "/v2/crash/loop/manifests/"+tag, nil, true, nil)
 			if res.Status != http.StatusOK || digest.FromBytes(res.Body) != a.manifest {
 				t.Fatalf("round %d: acknowledged %s lost: %d", round, tag, res.Status)
 			}
-			if b := r.do(t, "GET", "/v2/crash/loop/blobs/"+a.layer.String(), nil, false, nil); digest.FromBytes(b.Body) != a.layer {
+			// It is acquired, with its record, so anonymous reads are refused.
+			if anon := r.do(t, "GET", "/v2/crash/loop/manifests/"+tag, nil, false, nil); anon.Status != http.StatusUnauthorized {
+				t.Fatalf("round %d: anonymous GET of acknowledged %s: %d, want 401", round, tag, anon.Status)
+			}
+			if b := r.do(t, "GET", "/v2/crash/loop/blobs/"+a.layer.String(), nil, true, nil); digest.FromBytes(b.Body) != a.layer {
 				t.Fatalf("round %d: layer of acknowledged %s lost: %d", round, tag, b.Status)
+			}
+		}
+		// Each is listed by /v1 as acquired: its record landed with it.
+		listed := map[string]lcArtifact{}
+		for _, a := range lcModels(t, r) {
+			listed[a.Name] = a
+		}
+		for tag, a := range acked {
+			if got := listed["crash/loop:"+tag]; got.State != "acquired" || got.Digest != a.manifest.String() {
+				t.Fatalf("round %d: /v1/models shows acknowledged %s as %+v, want acquired %s", round, tag, got, a.manifest)
 			}
 		}
 		if blobs, _ := os.ReadDir(filepath.Join(r.Dir, "repos/crash/big/_layout/blobs/sha256")); len(blobs) != 0 {
@@ -77,6 +91,9 @@ func TestCrashConsistency(t *testing.T) {
 	}
 	if len(acked) == 0 {
 		t.Fatal("no artifact was acknowledged before any kill; the test proved nothing")
+	}
+	for tag := range acked {
+		lcCheckChain(t, lcHistoryOf(t, r, "crash/loop:"+tag), "acquire")
 	}
 
 	// Interrupted sessions are removed once UPLOAD_MAX_AGE passes.

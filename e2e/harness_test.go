@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net"
 	"net/http"
@@ -154,6 +155,14 @@ func startRegistry(t *testing.T, extraEnv ...string) *registry {
 		if t.Failed() {
 			t.Logf("registry log tail (%s):\n%s", r.LogPath, r.LogTail(40))
 		}
+		// Runtime directories of trusted artifacts are read-only; make
+		// them removable so t.TempDir's cleanup works for non-root users.
+		_ = filepath.WalkDir(filepath.Join(r.Dir, "runtime"), func(p string, e fs.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				_ = os.Chmod(p, 0o750)
+			}
+			return nil
+		})
 	})
 	r.start()
 	return r

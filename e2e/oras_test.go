@@ -40,8 +40,12 @@ func TestOras(t *testing.T) {
 	r := startRegistry(t)
 	c := newCLI(t)
 	// oras runs an oras subcommand against the registry with credentials.
-	oras := func(sub string, args ...string) string {
-		return c.must("oras", append([]string{sub, "--plain-http", "-u", "any", "-p", r.Token}, args...)...)
+	// (Flags go last: "manifest fetch" and "blob fetch" are two words.)
+	oras := func(args ...string) string {
+		return c.must("oras", append(args, "--plain-http", "-u", "any", "-p", r.Token)...)
+	}
+	anonymous := func(args ...string) string {
+		return c.must("oras", append(args, "--plain-http")...)
 	}
 	ref := r.Ref("models/demo:v1")
 
@@ -64,7 +68,7 @@ func TestOras(t *testing.T) {
 	}
 
 	// The manifest as stored: exact digest, artifact type, annotation, layers.
-	manifestBytes := []byte(c.must("oras", "manifest", "fetch", "--plain-http", ref))
+	manifestBytes := []byte(oras("manifest", "fetch", ref))
 	if got := digest.FromBytes(manifestBytes).String(); got != pushed.Digest {
 		t.Fatalf("oras manifest fetch: digest %s, oras push said %s", got, pushed.Digest)
 	}
@@ -74,19 +78,28 @@ func TestOras(t *testing.T) {
 		t.Errorf("fetched manifest: artifactType %q, annotations %v, %d layers", manifest.ArtifactType, manifest.Annotations, len(manifest.Layers))
 	}
 
-	// Pull anonymously into a fresh dir: every file byte-identical.
-	out := t.TempDir()
-	c.must("oras", "pull", "--plain-http", "-o", out, ref)
-	for name, data := range files {
-		sameFile(t, filepath.Join(out, name), data)
+	// Nothing pushed is trusted: an anonymous pull is refused. With the
+	// token, pull into a fresh dir: every file byte-identical.
+	if target != "crane" {
+		if res := c.run("oras", "pull", "--plain-http", "-o", t.TempDir(), ref); res.Code == 0 {
+			t.Errorf("anonymous oras pull of an acquired artifact succeeded: %s", res)
+		}
 	}
-
-	// oras blob fetch of the weights layer, to stdout.
-	weights := digest.FromBytes(files["model.gguf"])
-	blob := c.must("oras", "blob", "fetch", "--plain-http", "--output", "-", r.Ref("models/demo@"+weights.String()))
-	if !bytes.Equal([]byte(blob), files["model.gguf"]) {
-		t.Errorf("oras blob fetch %s: got %d bytes (%s)", weights, len(blob), digest.FromString(blob))
+	pull := func(who string, run func(...string) string) {
+		t.Helper()
+		out := t.TempDir()
+		run("pull", "-o", out, ref)
+		for name, data := range files {
+			sameFile(t, filepath.Join(out, name), data)
+		}
+		// oras blob fetch of the weights layer, to stdout.
+		weights := digest.FromBytes(files["model.gguf"])
+		blob := run("blob", "fetch", "--output", "-", r.Ref("models/demo@"+weights.String()))
+		if !bytes.Equal([]byte(blob), files["model.gguf"]) {
+			t.Errorf("oras blob fetch %s %s: got %d bytes (%s)", weights, who, len(blob), digest.FromString(blob))
+		}
 	}
+	pull("with the token", oras)
 
 	// Two referrers of different types, through the referrers API.
 	attach := func(artifactType, name string, data []byte) string {
@@ -99,26 +112,40 @@ func TestOras(t *testing.T) {
 	sig := attach(signatureType, "model.sig", randomBytes(t, 256))
 	sbom := attach(sbomType, "sbom.json", []byte(`{"spdxVersion":"SPDX-2.3"}`))
 
-	discover := func(reference string, args ...string) map[string]string {
+	// discover lists a reference's referrers (digest -> artifact type),
+	// apart from the registry's transition records, which it counts.
+	discover := func(reference string, args ...string) (found map[string]string, records int) {
+		t.Helper()
 		var d orasDiscover
-		decodeJSON(t, c.must("oras", append([]string{"discover", "--plain-http", "--format", "json",
-			"--distribution-spec", "v1.1-referrers-api", reference}, args...)...), &d)
-		found := map[string]string{} // digest -> artifact type
+		args = append([]string{"discover", "--format", "json", reference}, args...)
+		if !slices.Contains(args, "--oci-layout") {
+			args = append(args, "--plain-http", "-u", "any", "-p", r.Token, "--distribution-spec", "v1.1-referrers-api")
+		}
+		decodeJSON(t, c.must("oras", args...), &d)
+		found = map[string]string{}
 		for _, ref := range d.Referrers {
+			if ref.ArtifactType == lcRecordType {
+				records++
+				continue
+			}
 			found[ref.Digest] = ref.ArtifactType
 		}
-		return found
+		return found, records
 	}
-	if got := discover(ref); got[sig] != signatureType || got[sbom] != sbomType || len(got) != 2 {
-		t.Errorf("oras discover: got %v, want %s=%s and %s=%s", got, sig, signatureType, sbom, sbomType)
+	records := 0
+	if target != "crane" {
+		records = 1 // the acquisition record of the pushed artifact
 	}
-	if got := discover(ref, "--artifact-type", signatureType); got[sig] != signatureType || len(got) != 1 {
-		t.Errorf("oras discover --artifact-type %s: got %v, want only %s", signatureType, got, sig)
+	if got, n := discover(ref); got[sig] != signatureType || got[sbom] != sbomType || len(got) != 2 || n != records {
+		t.Errorf("oras discover: got %v and %d records, want %s=%s and %s=%s and %d records", got, n, sig, signatureType, sbom, sbomType, records)
+	}
+	if got, n := discover(ref, "--artifact-type", signatureType); got[sig] != signatureType || len(got) != 1 || n != 0 {
+		t.Errorf("oras discover --artifact-type %s: got %v and %d records, want only %s", signatureType, got, n, sig)
 	}
 
 	// The registry filters itself (oras would otherwise filter client-side).
 	path := "/v2/models/demo/referrers/" + pushed.Digest + "?artifactType=" + signatureType
-	res := r.do(t, "GET", path, nil, false, nil)
+	res := r.do(t, "GET", path, nil, true, nil)
 	var index ocispec.Index
 	decodeJSON(t, string(res.Body), &index)
 	if res.Status != http.StatusOK || res.Header.Get("OCI-Filters-Applied") != "artifactType" ||
@@ -126,28 +153,75 @@ func TestOras(t *testing.T) {
 		t.Errorf("GET %s: %d, OCI-Filters-Applied %q, %s; want 200, artifactType, only %s", path, res.Status, res.Header.Get("OCI-Filters-Applied"), res.Body, sig)
 	}
 
-	// Registry -> OCI layout -> another repository, referrers included.
+	// Registry -> OCI layout, referrers included: the transition records
+	// travel too, so the history can be read offline.
 	layout := filepath.Join(t.TempDir(), "layout")
-	c.must("oras", "cp", "-r", "--from-plain-http", ref, "--to-oci-layout", layout+":v1")
+	c.must("oras", "cp", "-r", "--from-plain-http", "--from-username", "any", "--from-password", r.Token, ref, "--to-oci-layout", layout+":v1")
+	if got, n := discover(layout+":v1", "--oci-layout"); got[sig] != signatureType || got[sbom] != sbomType || len(got) != 2 || n != records {
+		t.Errorf("oras discover in the layout: got %v and %d records, want %s, %s and %d records", got, n, sig, sbom, records)
+	}
+
+	// Layout -> another repository. Only the registry writes transition
+	// records, so a recursive copy that carries them is refused, clearly;
+	// the artifact and its client-made referrers copy fine.
 	copyRef := r.Ref("models/copy:v1")
-	c.must("oras", "cp", "-r", "--from-oci-layout", layout+":v1",
-		"--to-plain-http", "--to-username", "any", "--to-password", r.Token, copyRef)
-	copied := c.must("oras", "manifest", "fetch", "--plain-http", copyRef)
+	to := []string{"--to-plain-http", "--to-username", "any", "--to-password", r.Token}
+	if target != "crane" {
+		res := c.run("oras", append([]string{"cp", "-r", "--from-oci-layout", layout + ":v1", copyRef}, to...)...)
+		if res.Code == 0 || !strings.Contains(res.Stderr, "reserved") || !strings.Contains(res.Stderr, lcRecordType) {
+			t.Errorf("oras cp -r of transition records into the registry: want DENIED naming %s as reserved, got %s", lcRecordType, res)
+		}
+	}
+	c.must("oras", append([]string{"cp", "--from-oci-layout", layout + ":v1", copyRef}, to...)...)
+	for _, d := range []string{sig, sbom} {
+		c.must("oras", append([]string{"cp", "--from-oci-layout", layout + "@" + d, r.Ref("models/copy")}, to...)...)
+	}
+	copied := oras("manifest", "fetch", copyRef)
 	if !bytes.Equal([]byte(copied), manifestBytes) {
 		t.Errorf("manifest after registry -> layout -> registry: %s, want %s", digest.FromString(copied), pushed.Digest)
 	}
-	if got := discover(copyRef); got[sig] != signatureType || got[sbom] != sbomType {
-		t.Errorf("oras discover on the copy: got %v, want %s and %s", got, sig, sbom)
+	if got, n := discover(copyRef); got[sig] != signatureType || got[sbom] != sbomType || len(got) != 2 || n != records {
+		t.Errorf("oras discover on the copy: got %v and %d records, want %s, %s and %d records (its own acquisition)", got, n, sig, sbom, records)
 	}
 	out2 := t.TempDir()
-	c.must("oras", "pull", "--plain-http", "-o", out2, copyRef)
+	oras("pull", "-o", out2, copyRef)
 	sameFile(t, filepath.Join(out2, "model.gguf"), files["model.gguf"])
 
 	// Tags: exactly v1 in the source repository (referrers API, so no
 	// sha256-<digest> fallback tags).
-	tags := strings.Fields(c.must("oras", "repo", "tags", "--plain-http", r.Ref("models/demo")))
+	tags := strings.Fields(oras("repo", "tags", r.Ref("models/demo")))
 	if !slices.Equal(tags, []string{"v1"}) {
 		t.Errorf("oras repo tags models/demo: %q, want [v1]", tags)
+	}
+	if target == "crane" {
+		return
+	}
+
+	// Promoted through /v1, it is what a runtime may load: anonymous
+	// pulls, discover and tag listing work, and the history is visible.
+	if res := r.do(t, "POST", "/v1/model/quarantine?name=models/demo:v1", nil, true, nil); res.Status != http.StatusOK {
+		t.Fatalf("POST /v1/model/quarantine: %d %s", res.Status, res.Body)
+	}
+	promote := []byte(`{"name":"models/demo:v1","filename":"model.gguf","sha256":"` + digest.FromBytes(files["model.gguf"]).Encoded() + `"}`)
+	if res := r.do(t, "POST", "/v1/model/promote", promote, true, map[string]string{"Content-Type": "application/json"}); res.Status != http.StatusCreated {
+		t.Fatalf("POST /v1/model/promote: %d %s", res.Status, res.Body)
+	}
+	pull("anonymously, once trusted", anonymous)
+	var d orasDiscover
+	decodeJSON(t, anonymous("discover", "--format", "json", "--distribution-spec", "v1.1-referrers-api", ref), &d)
+	found, records := map[string]string{}, 0
+	for _, rf := range d.Referrers {
+		if rf.ArtifactType == lcRecordType {
+			records++
+		} else {
+			found[rf.Digest] = rf.ArtifactType
+		}
+	}
+	if found[sig] != signatureType || found[sbom] != sbomType || len(found) != 2 || records != 3 {
+		t.Errorf("anonymous oras discover of the trusted artifact: %v and %d records; want %s, %s and 3 records (acquire, quarantine, promote)", found, records, sig, sbom)
+	}
+	if tags := strings.Fields(anonymous("repo", "tags", r.Ref("models/demo"))); !slices.Equal(tags, []string{"v1"}) {
+		t.Errorf("anonymous oras repo tags models/demo: %q, want [v1]", tags)
 	}
 }
 

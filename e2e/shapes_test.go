@@ -30,7 +30,8 @@ func (b shapeBuilder) desc(mediaType string, data []byte, annotations map[string
 
 // TestClientShapedManifests pushes manifests shaped exactly as podman,
 // KitOps and ModelPack (current and legacy) write them, and checks that
-// each comes back byte for byte, with the pushed Content-Type.
+// each comes back byte for byte, with the pushed Content-Type, to a client
+// holding the token (anonymous callers get 401: nothing pushed is trusted).
 func TestClientShapedManifests(t *testing.T) {
 	r := startRegistry(t)
 	weights := append([]byte("GGUF\x03\x00\x00\x00"), randomBytes(t, 512<<10)...)
@@ -52,11 +53,14 @@ func TestClientShapedManifests(t *testing.T) {
 			accept := map[string]string{"Accept": ocispec.MediaTypeImageManifest + ", " + ocispec.MediaTypeImageIndex}
 			for _, ref := range []string{"v1", dgst.String()} {
 				path := "/v2/" + repo + "/manifests/" + ref
-				get := r.do(t, "GET", path, nil, false, accept)
+				if anon := r.do(t, "GET", path, nil, false, accept); anon.Status != http.StatusUnauthorized && target != "crane" {
+					t.Errorf("anonymous GET %s of an acquired artifact: %d, want 401", path, anon.Status)
+				}
+				get := r.do(t, "GET", path, nil, true, accept)
 				if get.Status != http.StatusOK || !bytes.Equal(get.Body, s.manifest) {
 					t.Errorf("GET %s: status %d, body %s, want 200 and the %d pushed bytes:\n%s", path, get.Status, get.Body, len(s.manifest), s.manifest)
 				}
-				head := r.do(t, "HEAD", path, nil, false, accept)
+				head := r.do(t, "HEAD", path, nil, true, accept)
 				for _, res := range []httpResult{get, head} {
 					if ct := res.Header.Get("Content-Type"); ct != ocispec.MediaTypeImageManifest {
 						t.Errorf("%s: Content-Type %q, want %q", path, ct, ocispec.MediaTypeImageManifest)
@@ -71,7 +75,7 @@ func TestClientShapedManifests(t *testing.T) {
 			}
 			for d, data := range s.blobs {
 				path := "/v2/" + repo + "/blobs/" + d.String()
-				if res := r.do(t, "GET", path, nil, false, nil); res.Status != http.StatusOK || !bytes.Equal(res.Body, data) {
+				if res := r.do(t, "GET", path, nil, true, nil); res.Status != http.StatusOK || !bytes.Equal(res.Body, data) {
 					t.Errorf("GET %s: status %d, %d bytes (%s), want 200 and %d bytes", path, res.Status, len(res.Body), digest.FromBytes(res.Body), len(data))
 				}
 			}
@@ -80,7 +84,7 @@ func TestClientShapedManifests(t *testing.T) {
 
 	// oras pull of the podman artifact writes its titled files.
 	out := t.TempDir()
-	newCLI(t).must("oras", "pull", "--plain-http", "-o", out, r.Ref("shapes/podman:v1"))
+	newCLI(t).must("oras", "pull", "--plain-http", "-u", "any", "-p", r.Token, "-o", out, r.Ref("shapes/podman:v1"))
 	sameFile(t, filepath.Join(out, "README.md"), readme)
 	sameFile(t, filepath.Join(out, "model.gguf"), weights)
 }

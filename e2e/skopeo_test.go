@@ -29,27 +29,33 @@ func TestSkopeo(t *testing.T) {
 	c := newCLI(t)
 	manifestDigest, layerDigest, layer := pushImage(t, r, "skopeo/src", "v1")
 	src := "docker://" + r.Ref("skopeo/src:v1")
+	creds := "--creds=any:" + r.Token
 
-	// Anonymous inspect of the image: digest, platform, layers, tags.
+	// Nothing pushed is trusted: an anonymous inspect is refused.
+	if res := c.run("skopeo", "inspect", "--tls-verify=false", src); res.Code == 0 && target != "crane" {
+		t.Errorf("anonymous skopeo inspect of an acquired image succeeded: %s", res)
+	}
+
+	// Inspect with the token: digest, platform, layers, tags.
 	var info skopeoInspect
-	decodeJSON(t, c.must("skopeo", "inspect", "--tls-verify=false", src), &info)
+	decodeJSON(t, c.must("skopeo", "inspect", "--tls-verify=false", creds, src), &info)
 	if info.Digest != manifestDigest.String() || info.Os != "linux" || info.Architecture != "amd64" ||
 		!slices.Equal(info.Layers, []string{layerDigest.String()}) || !slices.Contains(info.RepoTags, "v1") {
 		t.Errorf("skopeo inspect %s: %+v, want digest %s, linux/amd64, layers [%s], tag v1", src, info, manifestDigest, layerDigest)
 	}
-	if raw := c.must("skopeo", "inspect", "--raw", "--tls-verify=false", src); digest.FromString(raw) != manifestDigest {
+	if raw := c.must("skopeo", "inspect", "--raw", "--tls-verify=false", creds, src); digest.FromString(raw) != manifestDigest {
 		t.Errorf("skopeo inspect --raw: digest %s, want %s", digest.FromString(raw), manifestDigest)
 	}
 
 	// Registry -> OCI layout -> another repository, digests preserved.
 	layout := filepath.Join(t.TempDir(), "layout")
-	c.must("skopeo", "copy", "--insecure-policy", "--src-tls-verify=false", src, "oci:"+layout+":v1")
+	c.must("skopeo", "copy", "--insecure-policy", "--src-tls-verify=false", "--src-creds", "any:"+r.Token, src, "oci:"+layout+":v1")
 	sameFile(t, filepath.Join(layout, "blobs", "sha256", layerDigest.Encoded()), layer)
 	dst := "docker://" + r.Ref("skopeo/other:v1")
 	c.must("skopeo", "copy", "--insecure-policy", "--preserve-digests", "--dest-tls-verify=false",
 		"--dest-creds", "any:"+r.Token, "oci:"+layout+":v1", dst)
 	var copied skopeoInspect
-	decodeJSON(t, c.must("skopeo", "inspect", "--tls-verify=false", dst), &copied)
+	decodeJSON(t, c.must("skopeo", "inspect", "--tls-verify=false", creds, dst), &copied)
 	if copied.Digest != manifestDigest.String() || !slices.Equal(copied.Layers, info.Layers) {
 		t.Errorf("skopeo inspect %s after the round trip: %+v, want digest %s and layers %v", dst, copied, manifestDigest, info.Layers)
 	}
