@@ -7,24 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/ai-model-registry/ai-model-registry/atomicfile"
 )
 
 // syncDir fsyncs a directory so that entries created, renamed or removed in
 // it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // syncDirs fsyncs several directories concurrently: on journaling
 // filesystems concurrent fsyncs share one journal commit, so this costs about
@@ -54,40 +43,9 @@ func syncDirs(dirs ...string) error {
 	return errors.Join(errs...)
 }
 
-// writeFileAtomic replaces path with data: temp file in the same directory,
-// fdatasync, rename, directory fsync. Readers see the old or the new file,
-// never a mix.
+// writeFileAtomic replaces path with data (see atomicfile.Write).
 func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := datasync(f); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	return syncDir(dir)
+	return atomicfile.Write(path, data, perm)
 }
 
 // mkdirAllDurable creates dir and its missing parents, fsyncing the parent of
