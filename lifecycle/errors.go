@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies service errors for the HTTP layer.
@@ -10,12 +11,14 @@ type Kind int
 
 // Kinds of errors, each with one HTTP status in the /v1 API.
 const (
-	KindInvalid     Kind = iota + 1 // 400: the request is malformed
-	KindForbidden                   // 403: not allowed (format, untrusted path)
-	KindNotFound                    // 404
-	KindConflict                    // 409: state or content does not allow it
-	KindTooLarge                    // 413
-	KindUnavailable                 // 503: try again later
+	KindInvalid      Kind = iota + 1 // 400: the request is malformed
+	KindForbidden                    // 403: not allowed (format, untrusted path)
+	KindNotFound                     // 404
+	KindConflict                     // 409: state or content does not allow it
+	KindTooLarge                     // 413
+	KindUnavailable                  // 503: try again later
+	KindRateLimited                  // 429: too many requests from this kind of caller
+	KindUnauthorized                 // 401: authentication required
 )
 
 // Error is a service error with a message a person can act on. It never
@@ -23,6 +26,9 @@ const (
 type Error struct {
 	Kind Kind
 	Msg  string
+	// RetryAfter, when set, is sent as Retry-After: load is never
+	// reported as tampering, and the client learns when to come back.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -47,3 +53,8 @@ func KindOf(err error) Kind {
 
 // errNotFound is the predecessor's "model not found".
 func errNotFound() error { return errorf(KindNotFound, "model not found") }
+
+// busy is the answer when verification capacity is exhausted.
+func busy(retry time.Duration, format string, args ...any) error {
+	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf(format, args...), RetryAfter: retry}
+}

@@ -3,11 +3,10 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -204,58 +203,29 @@ func (b *blobFault) Error() string {
 	return fmt.Sprintf("hash mismatch: %s hashes to %s", what, b.actual)
 }
 
-// hashAll re-hashes the config and every layer of an artifact and returns
-// the first fault, or nil. Nothing is locked while it reads. err is set
-// only when the work could not be done (the request was cancelled), which
-// is never reported as a fault.
+// hashAll re-hashes the config and every layer of an artifact (and of what
+// its index reaches) in parallel and returns the first fault in order, or
+// nil. Nothing is locked while it reads. err is set only when the work
+// could not be done (the request was cancelled), which is never reported
+// as a fault.
 func (s *Service) hashAll(ctx context.Context, r ref) (*blobFault, error) {
-	type blob struct {
-		d    digest.Digest
-		file string
-	}
-	var blobs []blob
+	var blobs []blobRef
 	err := s.store.Read(ctx, r.repo, func(v storage.View) error {
 		if _, ok := v.Manifest(r.digest); !ok {
 			return errNotFound()
 		}
-		// The artifact's own config and layers, and those of every
-		// manifest an index reaches (a multi-platform artifact).
-		seen := map[digest.Digest]bool{}
-		var walk func(d digest.Digest, depth int)
-		walk = func(d digest.Digest, depth int) {
-			m, ok := v.Manifest(d)
-			if !ok || seen[d] || depth > maxGateDepth {
-				if !ok {
-					blobs = append(blobs, blob{d, ""})
-				}
-				return
-			}
-			seen[d] = true
-			if m.Config != nil {
-				blobs = append(blobs, blob{m.Config.Digest, ""})
-			}
-			for _, l := range m.Layers {
-				if !v.HasBlob(l.Digest) && strings.Contains(l.MediaType, "nondistributable") {
-					continue
-				}
-				blobs = append(blobs, blob{l.Digest, l.Annotations["org.opencontainers.image.title"]})
-			}
-			for _, c := range m.Children {
-				walk(c.Digest, depth+1)
-			}
-		}
-		walk(r.digest, 0)
+		blobs = artifactBlobs(v, r.repo, r.digest)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	faults, _, err := s.hashMany(ctx, blobs, nil)
+	if err != nil {
+		return nil, err
+	}
 	for _, b := range blobs {
-		f, err := s.hashBlob(ctx, r.repo, b.d)
-		if err != nil {
-			return nil, err
-		}
-		if f != nil {
+		if f := faults[b.d]; f != nil {
 			f.file = b.file
 			return f, nil
 		}
@@ -263,24 +233,96 @@ func (s *Service) hashAll(ctx context.Context, r ref) (*blobFault, error) {
 	return nil, nil
 }
 
-func (s *Service) hashBlob(ctx context.Context, repo string, d digest.Digest) (*blobFault, error) {
-	rc, _, err := s.store.OpenBlob(ctx, repo, d)
-	if errors.Is(err, oci.ErrBlobUnknown) {
-		return &blobFault{digest: d}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	h := d.Algorithm().Hash()
-	if _, err := io.Copy(h, contextReader{ctx, rc}); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+// blobRef is a blob to hash and the file name it carries, if any.
+type blobRef struct {
+	repo string
+	d    digest.Digest
+	file string
+	size int64
+}
+
+// artifactBlobs lists the config and layers of manifest d and of every
+// manifest an index reaches (a multi-platform artifact). A missing child
+// manifest is listed too, so it is reported as missing.
+func artifactBlobs(v storage.View, repo string, d digest.Digest) []blobRef {
+	var blobs []blobRef
+	seen := map[digest.Digest]bool{}
+	var walk func(d digest.Digest, depth int)
+	walk = func(d digest.Digest, depth int) {
+		if seen[d] || depth > maxGateDepth {
+			return
 		}
-		return &blobFault{digest: d, actual: "unreadable"}, nil
+		seen[d] = true
+		m, ok := v.Manifest(d)
+		if !ok {
+			blobs = append(blobs, blobRef{repo: repo, d: d})
+			return
+		}
+		if m.Config != nil {
+			blobs = append(blobs, blobRef{repo: repo, d: m.Config.Digest, size: m.Config.Size})
+		}
+		for _, l := range m.Layers {
+			if !v.HasBlob(l.Digest) && strings.Contains(l.MediaType, "nondistributable") {
+				continue
+			}
+			blobs = append(blobs, blobRef{repo: repo, d: l.Digest, file: l.Annotations["org.opencontainers.image.title"], size: l.Size})
+		}
+		for _, c := range m.Children {
+			walk(c.Digest, depth+1)
+		}
 	}
-	if got := digest.NewDigest(d.Algorithm(), h); got != d {
-		return &blobFault{digest: d, actual: got}, nil
+	walk(d, 0)
+	return blobs
+}
+
+// hashMany hashes distinct blobs on up to one goroutine per hashing slot
+// and returns the faults by digest and the bytes hashed. A blob shared by
+// several artifacts or repositories (the same bytes on disk) is hashed once.
+func (s *Service) hashMany(ctx context.Context, blobs []blobRef, progress func(n int64)) (map[digest.Digest]*blobFault, int64, error) {
+	todo := make(chan blobRef)
+	var mu sync.Mutex
+	faults := map[digest.Digest]*blobFault{}
+	var total int64
+	var firstErr error
+	var wg sync.WaitGroup
+	for range cap(s.hash.slots) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range todo {
+				f, n, err := s.hashBlob(ctx, b.repo, b.d)
+				mu.Lock()
+				total += n
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if f != nil {
+					faults[b.d] = f
+				}
+				mu.Unlock()
+				if progress != nil {
+					progress(n)
+				}
+			}
+		}()
 	}
-	return nil, nil
+	seen := map[digest.Digest]bool{}
+feed:
+	for _, b := range blobs {
+		if seen[b.d] {
+			continue
+		}
+		seen[b.d] = true
+		select {
+		case todo <- b:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(todo)
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return faults, total, firstErr
 }

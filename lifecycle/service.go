@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -60,8 +61,14 @@ type Config struct {
 	// ImportDir is where acquire finds files by name (the predecessor's
 	// way); it must be on the same filesystem as the store.
 	ImportDir string
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// HashWorkers bounds parallel hashing (default: the number of CPUs).
+	HashWorkers int
+	// IntegrityInterval is the period of the built-in integrity check (0
+	// disables it); IntegrityResultPath is where its result is written.
+	IntegrityInterval   time.Duration
+	IntegrityResultPath string
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Service performs lifecycle transitions and answers the /v1 model API.
@@ -75,6 +82,10 @@ type Service struct {
 	mu      sync.Mutex
 	names   map[string]ref  // /v1 names of artifacts created through /v1
 	pending map[string]bool // names being acquired right now
+
+	hash      *hasher
+	integrity integrity
+	jobs      jobs
 }
 
 // ref locates an artifact: a manifest in a repository.
@@ -107,8 +118,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.HashWorkers <= 0 {
+		cfg.HashWorkers = runtime.NumCPU()
+	}
 	s := &Service{store: cfg.Store, files: cfg.Files, importDir: cfg.ImportDir, log: cfg.Logger, now: cfg.Now,
-		names: map[string]ref{}, pending: map[string]bool{}}
+		names: map[string]ref{}, pending: map[string]bool{}, hash: newHasher(cfg.HashWorkers)}
+	s.integrity.init(cfg.IntegrityInterval, cfg.IntegrityResultPath)
 	repos, err := s.store.Repositories(ctx, "", -1)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -27,8 +28,18 @@ type VerifyResult struct {
 // Verify re-hashes every blob of an artifact. A mismatch or a missing blob
 // of a trusted artifact moves it to quarantined (who = system), so the
 // runtime loses access at once.
+//
+// Anonymous callers (runtimes) may verify trusted artifacts only, and cannot
+// make the registry hash gigabytes at will: they get the last result if it
+// is recent (one integrity interval, at most 15 minutes), and otherwise one
+// fresh verification per artifact per minute (429 with Retry-After beyond).
+// Token holders always get a fresh run.
 func (s *Service) Verify(ctx context.Context, name string) (VerifyResult, error) {
 	r, err := s.resolve(ctx, name)
+	anon := !CallerFrom(ctx).Authenticated
+	if anon && err != nil {
+		return VerifyResult{}, errAnonymous()
+	}
 	if err != nil {
 		return VerifyResult{}, err
 	}
@@ -36,7 +47,34 @@ func (s *Service) Verify(ctx context.Context, name string) (VerifyResult, error)
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	return s.verify(ctx, r, a)
+	if anon {
+		if a.State != Trusted {
+			return VerifyResult{}, errAnonymous()
+		}
+		if res, ok := s.integrity.recent(r, s.now()); ok {
+			return res, nil
+		}
+		if wait := s.integrity.anonymousRun(r, s.now()); wait > 0 {
+			return VerifyResult{}, &Error{Kind: KindRateLimited, RetryAfter: wait,
+				Msg: "this artifact was verified moments ago; retry later, or send the service token to force a fresh run"}
+		}
+	}
+	release, ok := s.hash.tryAdmit()
+	if !ok {
+		return VerifyResult{}, busy(5*time.Second, "verification capacity is exhausted; retry shortly (this is load, not a failed check)")
+	}
+	defer release()
+	res, err := s.verify(ctx, r, a)
+	if err == nil {
+		s.integrity.remember(r, res, s.now())
+	}
+	return res, err
+}
+
+// errAnonymous is what anonymous callers get for anything but a trusted
+// artifact: the same answer whether it is absent or untrusted.
+func errAnonymous() error {
+	return errorf(KindUnauthorized, "authentication required: without the service token only trusted artifacts can be verified")
 }
 
 func (s *Service) verify(ctx context.Context, r ref, a Artifact) (VerifyResult, error) {
@@ -47,23 +85,29 @@ func (s *Service) verify(ctx context.Context, r ref, a Artifact) (VerifyResult, 
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	if bad != nil {
+	return s.judge(ctx, r, a, bad), nil
+}
+
+// judge turns a hashing outcome into a result, quarantining a trusted
+// artifact whose bytes no longer match.
+func (s *Service) judge(ctx context.Context, r ref, a Artifact, bad *blobFault) VerifyResult {
+	if bad == nil {
+		safe := "false"
 		if a.State == Trusted {
-			if _, err := s.integrityFailure(ctx, r, "verification failed: "+bad.Error()); err != nil {
-				s.log.Error("could not quarantine an artifact that failed verification", "name", a.Name, "error", err)
-			}
+			safe = "true"
 		}
-		actual := bad.actual.Encoded()
-		if bad.actual == "" || bad.actual == "unreadable" {
-			actual = ""
-		}
-		return VerifyResult{Status: "failed", Name: a.Name, Expected: bad.digest.Encoded(), Actual: &actual, Error: bad.Error(), SafeToUse: "false"}, nil
+		return VerifyResult{Status: "verified", Name: a.Name, SHA256: a.SHA256, State: a.State, SafeToUse: safe}
 	}
-	safe := "false"
 	if a.State == Trusted {
-		safe = "true"
+		if _, err := s.integrityFailure(context.WithoutCancel(ctx), r, "verification failed: "+bad.Error()); err != nil {
+			s.log.Error("could not quarantine an artifact that failed verification", "name", a.Name, "error", err)
+		}
 	}
-	return VerifyResult{Status: "verified", Name: a.Name, SHA256: a.SHA256, State: a.State, SafeToUse: safe}, nil
+	actual := bad.actual.Encoded()
+	if bad.actual == "" || bad.actual == "unreadable" {
+		actual = ""
+	}
+	return VerifyResult{Status: "failed", Name: a.Name, Expected: bad.digest.Encoded(), Actual: &actual, Error: bad.Error(), SafeToUse: "false"}
 }
 
 // VerifyAllResult is the answer to POST /v1/models/verify-all.
@@ -73,34 +117,81 @@ type VerifyAllResult struct {
 	Checked int            `json:"checked"`
 }
 
-// VerifyAll verifies every artifact in turn; deleted ones are skipped, not
-// failed.
+// VerifyAll verifies every artifact, hashing blobs in parallel on every
+// core; deleted artifacts are skipped, not failed. One run at a time: a
+// second request while one runs gets 503 with Retry-After (or, with a job,
+// the running job). Anonymous callers get the last completed run, limited
+// to trusted artifacts, and never start one.
 func (s *Service) VerifyAll(ctx context.Context) (VerifyAllResult, error) {
-	type item struct {
-		r ref
-		a Artifact
+	if !CallerFrom(ctx).Authenticated {
+		return s.integrity.lastTrusted()
 	}
-	var items []item
+	res, _, err := s.runAll(ctx, nil)
+	return res, err
+}
+
+// runAll is one verification of every artifact. progress, when set,
+// receives the total and then every hashed blob's size.
+func (s *Service) runAll(ctx context.Context, p *Progress) (VerifyAllResult, []checked, error) {
+	if !s.integrity.running.TryLock() {
+		return VerifyAllResult{}, nil, busy(30*time.Second, "a verification of every artifact is already running; retry later or poll its job")
+	}
+	defer s.integrity.running.Unlock()
+	var items []checked
+	var blobs []blobRef
 	err := s.eachRepo(ctx, func(repo string, v storage.View) {
 		for _, d := range v.Manifests() {
 			m, _ := v.Manifest(d)
 			if !listed(v, m) {
 				continue
 			}
-			if a, _, ok := artifact(v, repo, d); ok {
-				items = append(items, item{ref{repo, d}, a})
+			a, _, ok := artifact(v, repo, d)
+			if !ok {
+				continue
 			}
+			it := checked{r: ref{repo, d}, a: a}
+			if a.State != Deleted {
+				it.blobs = artifactBlobs(v, repo, d)
+				blobs = append(blobs, it.blobs...)
+			}
+			items = append(items, it)
 		}
 	})
 	if err != nil {
-		return VerifyAllResult{}, err
+		return VerifyAllResult{}, nil, err
+	}
+	var report func(int64)
+	if p != nil {
+		var total int64
+		for _, b := range blobs {
+			total += b.size
+		}
+		p.start(len(blobs), total)
+		report = p.add
+	}
+	faults, _, err := s.hashMany(ctx, blobs, report)
+	if err != nil {
+		return VerifyAllResult{}, nil, err
 	}
 	res := VerifyAllResult{Status: "ok", Models: []VerifyResult{}}
-	for _, it := range items {
-		vr, err := s.verify(ctx, it.r, it.a)
-		if err != nil {
-			return VerifyAllResult{}, err
+	now := s.now()
+	for i := range items {
+		it := &items[i]
+		var bad *blobFault
+		for _, b := range it.blobs {
+			if f := faults[b.d]; f != nil {
+				c := *f
+				c.file = b.file
+				bad = &c
+				break
+			}
 		}
+		vr := VerifyResult{Status: "skipped", Name: it.a.Name, State: Deleted, Reason: "deleted artifact bytes are intentionally absent"}
+		if it.a.State != Deleted {
+			vr = s.judge(ctx, it.r, it.a, bad)
+			s.integrity.remember(it.r, vr, now)
+		}
+		it.result = vr
 		// Entries have the predecessor's verify-all shapes: no state or
 		// safe_to_use, except the state of skipped (deleted) ones.
 		vr.SafeToUse = ""
@@ -113,7 +204,16 @@ func (s *Service) VerifyAll(ctx context.Context) (VerifyAllResult, error) {
 		res.Models = append(res.Models, vr)
 		res.Checked++
 	}
-	return res, nil
+	s.integrity.rememberAll(res, items, now)
+	return res, items, nil
+}
+
+// checked is one artifact of a verify-all run.
+type checked struct {
+	r      ref
+	a      Artifact
+	blobs  []blobRef
+	result VerifyResult
 }
 
 // PathInfo is the answer to GET /v1/model/path: where a runtime loads a

@@ -19,8 +19,11 @@ type Config struct {
 	Backend Backend
 	// Models serves the /v1 model API; without it /v1 is not routed.
 	Models Models
-	// IntegrityResultPath is the file /v1/integrity/status serves.
+	// IntegrityResultPath is the file /v1/integrity/status serves, and
+	// IntegrityInterval the period of the check that writes it (a result
+	// older than two intervals is reported stale; 0: never stale).
 	IntegrityResultPath string
+	IntegrityInterval   time.Duration
 	Auth                *Auth
 	Logger              *slog.Logger
 	// IdleTimeout bounds how long a blob transfer may make no progress
@@ -33,14 +36,15 @@ type Config struct {
 
 // Handler serves the registry's HTTP API.
 type Handler struct {
-	backend       Backend
-	models        Models
-	integrityPath string
-	auth          *Auth
-	log           *slog.Logger
-	idle          time.Duration
-	reqTime       time.Duration
-	echo          *echo.Echo
+	backend           Backend
+	models            Models
+	integrityPath     string
+	integrityInterval time.Duration
+	auth              *Auth
+	log               *slog.Logger
+	idle              time.Duration
+	reqTime           time.Duration
+	echo              *echo.Echo
 }
 
 // New builds the HTTP handler.
@@ -60,7 +64,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 60 * time.Second
 	}
-	h := &Handler{backend: cfg.Backend, models: cfg.Models, integrityPath: cfg.IntegrityResultPath, auth: cfg.Auth,
+	h := &Handler{backend: cfg.Backend, models: cfg.Models, integrityPath: cfg.IntegrityResultPath, integrityInterval: cfg.IntegrityInterval, auth: cfg.Auth,
 		log: cfg.Logger, idle: cfg.IdleTimeout, reqTime: cfg.RequestTimeout}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

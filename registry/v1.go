@@ -36,6 +36,9 @@ type Models interface {
 	Revoke(ctx context.Context, name, reason string) (lifecycle.Result, error)
 	Delete(ctx context.Context, name, reason string) (lifecycle.Result, error)
 	Counts(ctx context.Context) (lifecycle.Counts, error)
+	RunIntegrityCheck(ctx context.Context, p *lifecycle.Progress) (lifecycle.IntegrityReport, error)
+	StartIntegrityCheck() lifecycle.Job
+	JobStatus(id string) (lifecycle.Job, error)
 }
 
 // maxJSONBody caps every /v1 JSON request body.
@@ -45,7 +48,9 @@ const maxJSONBody = 1 << 20
 const maxIntegrityFile = 1 << 20
 
 func (h *Handler) routesV1(e *echo.Echo) {
-	g := e.Group("/v1", h.auth.v1Middleware(h, "/v1/model/path"))
+	// Anonymous callers may resolve and verify trusted artifacts; the
+	// service decides what they see and rate-limits what they cause.
+	g := e.Group("/v1", h.auth.v1Middleware(h, "/v1/model/path", "/v1/model/verify", "/v1/models/verify-all"))
 	g.GET("/models", h.listModels)
 	g.GET("/model", h.getModel)
 	g.GET("/model/path", h.modelPath)
@@ -53,6 +58,8 @@ func (h *Handler) routesV1(e *echo.Echo) {
 	g.POST("/model/verify", h.verifyModel, h.longRunning)
 	g.POST("/models/verify-all", h.verifyAll, h.longRunning)
 	g.GET("/integrity/status", h.integrityStatus)
+	g.POST("/integrity/run", h.integrityRun, h.longRunning)
+	g.GET("/jobs/:id", h.job)
 	g.POST("/model/verify-manifest", h.verifyManifest)
 	g.POST("/model/acquire", h.acquire, h.longRunning)
 	g.POST("/model/quarantine", h.quarantine)
@@ -86,6 +93,11 @@ func (h *Handler) v1Fail(c echo.Context, err error) error {
 		status = http.StatusRequestEntityTooLarge
 	case lifecycle.KindUnavailable:
 		status = http.StatusServiceUnavailable
+	case lifecycle.KindRateLimited:
+		status = http.StatusTooManyRequests
+	case lifecycle.KindUnauthorized:
+		status = http.StatusUnauthorized
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+Realm+`"`)
 	}
 	var oe *oci.Error
 	if status == 0 && errors.As(err, &oe) {
@@ -97,6 +109,9 @@ func (h *Handler) v1Fail(c echo.Context, err error) error {
 	switch {
 	case errors.As(err, &le):
 		err = le
+		if le.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(le.RetryAfter.Round(time.Second)/time.Second)))
+		}
 	case errors.As(err, &ref):
 		err = ref
 	}
@@ -206,8 +221,17 @@ func (h *Handler) verifyModel(c echo.Context) error {
 	return c.JSON(status, res)
 }
 
+// verifyAll answers with the predecessor's synchronous shape, or, with
+// ?async=1, starts a background job (202) to poll at /v1/jobs/<id>.
 func (h *Handler) verifyAll(c echo.Context) error {
-	res, err := h.models.VerifyAll(c.Request().Context())
+	ctx := c.Request().Context()
+	if c.QueryParam("async") != "" {
+		if !lifecycle.CallerFrom(ctx).Authenticated {
+			return h.v1Fail(c, &lifecycle.Error{Kind: lifecycle.KindUnauthorized, Msg: "authentication required to start a verification job"})
+		}
+		return h.jobAccepted(c, h.models.StartIntegrityCheck())
+	}
+	res, err := h.models.VerifyAll(ctx)
 	if err != nil {
 		return h.v1Fail(c, err)
 	}
@@ -216,6 +240,37 @@ func (h *Handler) verifyAll(c echo.Context) error {
 		status = http.StatusConflict
 	}
 	return c.JSON(status, res)
+}
+
+func (h *Handler) jobAccepted(c echo.Context, j lifecycle.Job) error {
+	c.Response().Header().Set("Location", "/v1/jobs/"+j.ID)
+	return c.JSON(http.StatusAccepted, j)
+}
+
+// integrityRun runs the integrity check now and writes its result file,
+// as the periodic check does (for a systemd timer via securectl); ?async=1
+// runs it as a job.
+func (h *Handler) integrityRun(c echo.Context) error {
+	if c.QueryParam("async") != "" {
+		return h.jobAccepted(c, h.models.StartIntegrityCheck())
+	}
+	rep, err := h.models.RunIntegrityCheck(c.Request().Context(), nil)
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	status := http.StatusOK
+	if rep.Status == "failed" {
+		status = http.StatusConflict
+	}
+	return c.JSON(status, rep)
+}
+
+func (h *Handler) job(c echo.Context) error {
+	j, err := h.models.JobStatus(c.Param("id"))
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	return c.JSON(http.StatusOK, j)
 }
 
 func (h *Handler) verifyManifest(c echo.Context) error {
@@ -227,14 +282,16 @@ func (h *Handler) verifyManifest(c echo.Context) error {
 }
 
 // integrityStatus serves the last integrity result file: "unknown" when
-// none was written yet, 503 when it cannot be read or is not JSON.
+// none was written yet, 503 when it cannot be read or is not a JSON object,
+// and "stale": true when it is older than two check intervals.
 func (h *Handler) integrityStatus(c echo.Context) error {
+	unknown := map[string]any{"status": "unknown", "detail": "no integrity check has run yet", "stale": false}
 	if h.integrityPath == "" {
-		return c.JSON(http.StatusOK, map[string]string{"status": "unknown", "detail": "no integrity check has run yet"})
+		return c.JSON(http.StatusOK, unknown)
 	}
 	f, err := os.Open(h.integrityPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return c.JSON(http.StatusOK, map[string]string{"status": "unknown", "detail": "no integrity check has run yet"})
+		return c.JSON(http.StatusOK, unknown)
 	}
 	if err != nil {
 		return h.v1Error(c, http.StatusServiceUnavailable, "integrity result unavailable")
@@ -245,6 +302,13 @@ func (h *Handler) integrityStatus(c echo.Context) error {
 	if err != nil || len(b) > maxIntegrityFile || json.Unmarshal(b, &v) != nil || v == nil {
 		return h.v1Error(c, http.StatusServiceUnavailable, "integrity result unavailable")
 	}
+	stale := false
+	if h.integrityInterval > 0 {
+		at, _ := v["checked_at"].(string)
+		t, err := time.Parse(time.RFC3339, at)
+		stale = err != nil || time.Since(t) > 2*h.integrityInterval
+	}
+	v["stale"] = stale
 	return c.JSON(http.StatusOK, v)
 }
 

@@ -36,18 +36,19 @@ func main() {
 }
 
 type config struct {
-	bindAddr      string
-	dir           string
-	importDir     string
-	integrityPath string
-	tokenPath     string
-	generateToken bool
-	devMode       bool
-	remoteBind    bool
-	uploadMaxAge  time.Duration
-	idleTimeout   time.Duration
-	maxUploads    int
-	logLevel      slog.Level
+	bindAddr       string
+	dir            string
+	importDir      string
+	integrityPath  string
+	integrityEvery time.Duration
+	tokenPath      string
+	generateToken  bool
+	devMode        bool
+	remoteBind     bool
+	uploadMaxAge   time.Duration
+	idleTimeout    time.Duration
+	maxUploads     int
+	logLevel       slog.Level
 }
 
 func loadConfig(quickstart bool) (config, error) {
@@ -60,6 +61,9 @@ func loadConfig(quickstart bool) (config, error) {
 	}
 	c.importDir = env("IMPORT_DIR", filepath.Join(c.dir, "import"))
 	c.integrityPath = env("INTEGRITY_RESULT_PATH", "/var/lib/secure-ai/logs/integrity-last.json")
+	if quickstart && os.Getenv("INTEGRITY_RESULT_PATH") == "" {
+		c.integrityPath = filepath.Join(c.dir, "integrity-last.json")
+	}
 	c.tokenPath = env("SERVICE_TOKEN_PATH", "/run/secure-ai/service-token")
 	if quickstart && os.Getenv("SERVICE_TOKEN_PATH") == "" {
 		c.tokenPath = filepath.Join(c.dir, "service-token")
@@ -69,6 +73,11 @@ func loadConfig(quickstart bool) (config, error) {
 		return c, err
 	}
 	if c.remoteBind, err = envBool("ALLOW_REMOTE_BIND"); err != nil {
+		return c, err
+	}
+	if v := os.Getenv("INTEGRITY_INTERVAL"); v == "0" {
+		c.integrityEvery = 0 // disabled
+	} else if c.integrityEvery, err = envDuration("INTEGRITY_INTERVAL", 15*time.Minute); err != nil {
 		return c, err
 	}
 	if c.uploadMaxAge, err = envDuration("UPLOAD_MAX_AGE", 24*time.Hour); err != nil {
@@ -126,15 +135,22 @@ func run(quickstart bool) error {
 	if err := os.MkdirAll(cfg.importDir, 0o750); err != nil {
 		return fmt.Errorf("IMPORT_DIR %s: %w", cfg.importDir, err)
 	}
-	models, err := lifecycle.New(ctx, lifecycle.Config{Store: store, Files: store, ImportDir: cfg.importDir, Logger: log})
+	models, err := lifecycle.New(ctx, lifecycle.Config{Store: store, Files: store, ImportDir: cfg.importDir, Logger: log,
+		IntegrityInterval: cfg.integrityEvery, IntegrityResultPath: cfg.integrityPath})
 	if err != nil {
 		return err
 	}
+	if cfg.integrityEvery > 0 {
+		if err := os.MkdirAll(filepath.Dir(cfg.integrityPath), 0o750); err != nil {
+			log.Warn("the integrity result directory cannot be created; periodic checks will run but not record their result", "error", err)
+		}
+	}
+	go models.RunIntegrityChecks(ctx)
 	auth, err := registry.LoadAuth(registry.TokenConfig{Path: cfg.tokenPath, Generate: cfg.generateToken, DevMode: cfg.devMode}, log)
 	if err != nil {
 		return err
 	}
-	h, err := registry.New(registry.Config{Backend: models.Gate(store), Models: models, IntegrityResultPath: cfg.integrityPath,
+	h, err := registry.New(registry.Config{Backend: models.Gate(store), Models: models, IntegrityResultPath: cfg.integrityPath, IntegrityInterval: cfg.integrityEvery,
 		Auth: auth, Logger: log, IdleTimeout: cfg.idleTimeout})
 	if err != nil {
 		return err
