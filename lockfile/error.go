@@ -1,0 +1,55 @@
+package lockfile
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// DefaultFileName names the file in errors from Parse.
+const DefaultFileName = "models.lock.yaml"
+
+// Error is why a lock was refused. Its text is
+//
+//	models.lock.yaml line 12: unknown field "smoke_test_score" in models[0]
+//
+// or, when no single line is at fault (input too large, not UTF-8 at all),
+// "models.lock.yaml: ...". Values from the file appear quoted and cut to a
+// few dozen bytes, so the message is safe to log. A caller that knows the
+// real path may set File before printing.
+type Error struct {
+	File string // DefaultFileName unless the caller sets it
+	Line int    // 1-based; 0 when the problem has no line
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	file := e.File
+	if file == "" {
+		file = DefaultFileName
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s line %d: %s", file, e.Line, e.Msg)
+	}
+	return file + ": " + e.Msg
+}
+
+func errorf(line int, format string, args ...any) *Error {
+	return &Error{File: DefaultFileName, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// show quotes a value from the file for an error message, cut to 40 runes.
+func show(s string) string {
+	const max = 40
+	if utf8.RuneCountInString(s) <= max {
+		return strconv.Quote(s)
+	}
+	n := 0
+	for i := range s {
+		if n == max {
+			return strconv.Quote(s[:i]) + "..."
+		}
+		n++
+	}
+	return strconv.Quote(s)
+}
