@@ -149,3 +149,29 @@ func uploadQuery(req lifecycle.AcquireRequest) url.Values {
 	}
 	return q
 }
+
+// StartIntegrityCheck starts a check of every artifact on the registry (it
+// writes the registry's integrity result when done) and returns its job;
+// if one is already running, that one.
+func (c *Client) StartIntegrityCheck(ctx context.Context) (lifecycle.Job, json.RawMessage, error) {
+	return do[lifecycle.Job](ctx, c, call{method: http.MethodPost, path: "/v1/integrity/run", query: url.Values{"async": {"1"}}, auth: true})
+}
+
+// Job returns a background job's status.
+func (c *Client) Job(ctx context.Context, id string) (lifecycle.Job, json.RawMessage, error) {
+	return do[lifecycle.Job](ctx, c, call{method: http.MethodGet, path: "/v1/jobs/" + url.PathEscape(id), auth: true})
+}
+
+// IntegrityStatus returns the last integrity result as the registry serves
+// it (status "unknown" before the first check).
+func (c *Client) IntegrityStatus(ctx context.Context) (json.RawMessage, error) {
+	_, raw, err := do[map[string]any](ctx, c, call{method: http.MethodGet, path: "/v1/integrity/status", auth: true})
+	return raw, err
+}
+
+// Lock returns the trusted set as models.lock.yaml, byte for byte as the
+// registry wrote it.
+func (c *Client) Lock(ctx context.Context) ([]byte, error) {
+	_, b, err := c.send(ctx, call{method: http.MethodGet, path: "/v1/lock", auth: true})
+	return b, err
+}

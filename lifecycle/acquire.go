@@ -206,6 +206,7 @@ func (s *Service) Acquire(ctx context.Context, req AcquireRequest, body io.Reade
 	s.mu.Lock()
 	s.names[req.Name] = ref{repo, m.Digest}
 	s.mu.Unlock()
+	s.enqueueTensors(ref{repo, m.Digest})
 	s.log.Info("lifecycle transition", "name", req.Name, "repository", repo, "digest", m.Digest, "action", Acquire,
 		"from", "", "to", Acquired, "record", rm.Digest, "who", CallerFrom(ctx).Who, "reason", req.Reason)
 	return s.Get(ctx, req.Name)

@@ -40,11 +40,11 @@ func servable(v storage.View, d digest.Digest, depth int) bool {
 	if !ok {
 		return false
 	}
-	if stateOf(v, d) == Trusted && !IsRecord(m) {
+	if stateOf(v, d) == Trusted && !registryMade(m) {
 		return true
 	}
 	if m.Subject != nil && stateOf(v, m.Subject.Digest) == Trusted {
-		if s, ok := v.Manifest(m.Subject.Digest); ok && !IsRecord(s) {
+		if s, ok := v.Manifest(m.Subject.Digest); ok && !registryMade(s) {
 			return true
 		}
 	}

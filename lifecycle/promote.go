@@ -133,6 +133,9 @@ func (s *Service) Promote(ctx context.Context, req PromoteRequest) (Artifact, er
 	if _, _, err := Decide(a.Name, a.State, Promote); err != nil {
 		return Artifact{}, err
 	}
+	if err := s.refuseBlocked(a); err != nil {
+		return Artifact{}, err
+	}
 	if err := matchFile(a, req); err != nil {
 		return Artifact{}, err
 	}

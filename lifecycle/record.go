@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -120,6 +121,14 @@ func (r Record) Manifest(subject ocispec.Descriptor) (*oci.Manifest, error) {
 
 // IsRecord reports whether a stored manifest is a transition record.
 func IsRecord(m storage.Manifest) bool { return m.ArtifactType == ArtifactTypeRecord }
+
+// vendorTypes prefixes the artifactTypes only the registry writes:
+// transition records and per-tensor manifests.
+const vendorTypes = "application/vnd.aimr."
+
+// registryMade reports manifests the registry wrote about an artifact
+// (records, tensor manifests): born trusted, never artifacts themselves.
+func registryMade(m storage.Manifest) bool { return strings.HasPrefix(m.ArtifactType, vendorTypes) }
 
 // ParseRecord reads a record back from a stored manifest.
 func ParseRecord(m storage.Manifest) (Record, error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/ai-model-registry/ai-model-registry/modelformat"
 	"github.com/ai-model-registry/ai-model-registry/oci"
 	"github.com/ai-model-registry/ai-model-registry/storage"
+	"github.com/ai-model-registry/ai-model-registry/tensormanifest"
 )
 
 // Store is what the lifecycle needs from storage.
@@ -80,12 +81,14 @@ type Service struct {
 	now       func() time.Time
 
 	mu      sync.Mutex
-	names   map[string]ref  // /v1 names of artifacts created through /v1
-	pending map[string]bool // names being acquired right now
+	names   map[string]ref    // /v1 names of artifacts created through /v1
+	pending map[string]bool   // names being acquired right now
+	blocked map[string]string // names and "sha256:<hex>" the lock blocks, with the reason
 
 	hash      *hasher
 	integrity integrity
 	jobs      jobs
+	tensors   chan ref // artifacts waiting for their per-tensor manifests
 }
 
 // ref locates an artifact: a manifest in a repository.
@@ -122,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.HashWorkers = runtime.NumCPU()
 	}
 	s := &Service{store: cfg.Store, files: cfg.Files, importDir: cfg.ImportDir, log: cfg.Logger, now: cfg.Now,
-		names: map[string]ref{}, pending: map[string]bool{}, hash: newHasher(cfg.HashWorkers)}
+		names: map[string]ref{}, pending: map[string]bool{}, blocked: map[string]string{}, hash: newHasher(cfg.HashWorkers), tensors: make(chan ref, tensorQueue)}
 	s.integrity.init(cfg.IntegrityInterval, cfg.IntegrityResultPath)
 	repos, err := s.store.Repositories(ctx, "", -1)
 	if err != nil {
@@ -146,7 +149,7 @@ func (s *Service) rebuild(ctx context.Context, repo string) error {
 		tx = storage.Txn{Meta: map[digest.Digest]map[string]string{}}
 		for _, d := range v.Manifests() {
 			m, _ := v.Manifest(d)
-			if IsRecord(m) {
+			if registryMade(m) {
 				if m.Meta[MetaState] != string(Trusted) {
 					tx.Meta[d] = stateMeta(m.Meta, Trusted, "")
 				}
@@ -418,13 +421,22 @@ func artifact(v storage.View, repo string, d digest.Digest) (Artifact, History, 
 	if len(all) > 1 {
 		a.Files = all
 	}
+	for _, rd := range v.Referrers(d) {
+		if tm, ok := v.Manifest(rd); ok && tm.ArtifactType == tensormanifest.MediaType && tm.Annotations[annTensorLayer] == primary.digest.String() && len(tm.Layers) == 1 {
+			a.GGUFGuardFingerprint = json.RawMessage(tm.Annotations[annTensorFingerprint])
+			a.GGUFGuardManifest = tm.Layers[0].Digest.String()
+		}
+	}
+	computed := a.GGUFGuardManifest != ""
 	for _, r := range h.Records {
 		switch {
 		case r.Action == Promote:
 			a.PromotedAt = r.At.UTC().Format(time.RFC3339)
 			if e := r.Evidence; e != nil {
 				a.ScanResults, a.ScannerVersions, a.PolicyVersion = e.ScanResults, e.ScannerVersions, e.PolicyVersion
-				a.GGUFGuardFingerprint, a.GGUFGuardManifest = e.GGUFGuardFingerprint, e.GGUFGuardManifest
+				if !computed { // the registry's own manifest wins over a client's claim
+					a.GGUFGuardFingerprint, a.GGUFGuardManifest = e.GGUFGuardFingerprint, e.GGUFGuardManifest
+				}
 				if e.SourceRevision != "" {
 					a.SourceRevision = e.SourceRevision
 				}
@@ -440,7 +452,7 @@ func artifact(v storage.View, repo string, d digest.Digest) (Artifact, History, 
 // records, referrers (signatures and other attachments) and untagged index
 // children belong to another artifact.
 func listed(v storage.View, m storage.Manifest) bool {
-	if IsRecord(m) || m.Subject != nil {
+	if registryMade(m) || m.Subject != nil {
 		return false
 	}
 	if len(m.Tags) == 0 && m.Annotations[annName] == "" && len(v.Users(m.Descriptor.Digest)) > 0 {

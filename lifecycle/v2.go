@@ -219,8 +219,8 @@ func (g *Gated) Referrers(ctx context.Context, repo string, subject digest.Diges
 
 // reserved refuses what only the registry may write.
 func reserved(m *oci.Manifest) error {
-	if m.ArtifactType == ArtifactTypeRecord {
-		return oci.Errorf(oci.CodeDenied, "artifactType %s is reserved for the registry's transition records", ArtifactTypeRecord)
+	if strings.HasPrefix(m.ArtifactType, vendorTypes) {
+		return oci.Errorf(oci.CodeDenied, "artifactType %s is reserved: types under %s are written only by the registry", truncate(m.ArtifactType), vendorTypes)
 	}
 	for k := range m.Annotations {
 		if strings.HasPrefix(k, Prefix) {
@@ -280,6 +280,9 @@ func (g *Gated) PutManifest(ctx context.Context, repo string, m *oci.Manifest, t
 	if err == nil {
 		g.svc.log.Info("lifecycle transition", "name", repo+"@"+m.Digest.String(), "repository", repo, "digest", m.Digest,
 			"action", Acquire, "from", "", "to", Acquired, "record", rm.Digest, "who", rec.Who, "reason", rec.Reason)
+		if m.Subject == nil {
+			g.svc.enqueueTensors(ref{repo, m.Digest})
+		}
 	}
 	return err
 }
@@ -319,8 +322,8 @@ func (g *Gated) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 		switch {
 		case !ok:
 			return oci.Errorf(oci.CodeManifestUnknown, "manifest %s is not in repository %q", d, repo)
-		case IsRecord(m):
-			return oci.Errorf(oci.CodeDenied, "%s is a transition record; records are removed only with their artifact", d)
+		case registryMade(m):
+			return oci.Errorf(oci.CodeDenied, "%s was made by the registry (a transition record or tensor manifest); it is removed only with its artifact", d)
 		case stateOf(v, d) == Trusted:
 			return oci.Errorf(oci.CodeDenied, "%s is trusted; revoke or delete it first (securectl revoke)", d)
 		case !slices.Equal(recordsOf(v, d), records):
@@ -330,10 +333,12 @@ func (g *Gated) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 	}})
 }
 
+// recordsOf lists what the registry wrote about d (records, tensor
+// manifests), which goes when d is deleted through /v2.
 func recordsOf(v storage.View, d digest.Digest) []digest.Digest {
 	var out []digest.Digest
 	for _, r := range v.Referrers(d) {
-		if m, ok := v.Manifest(r); ok && IsRecord(m) {
+		if m, ok := v.Manifest(r); ok && registryMade(m) {
 			out = append(out, r)
 		}
 	}

@@ -39,6 +39,8 @@ type Models interface {
 	RunIntegrityCheck(ctx context.Context, p *lifecycle.Progress) (lifecycle.IntegrityReport, error)
 	StartIntegrityCheck() lifecycle.Job
 	JobStatus(id string) (lifecycle.Job, error)
+	VerifyManifest(ctx context.Context, name string) (lifecycle.ManifestCheck, error)
+	ExportLock(ctx context.Context) ([]byte, error)
 }
 
 // maxJSONBody caps every /v1 JSON request body.
@@ -60,7 +62,8 @@ func (h *Handler) routesV1(e *echo.Echo) {
 	g.GET("/integrity/status", h.integrityStatus)
 	g.POST("/integrity/run", h.integrityRun, h.longRunning)
 	g.GET("/jobs/:id", h.job)
-	g.POST("/model/verify-manifest", h.verifyManifest)
+	g.GET("/lock", h.exportLock)
+	g.POST("/model/verify-manifest", h.verifyManifest, h.longRunning)
 	g.POST("/model/acquire", h.acquire, h.longRunning)
 	g.POST("/model/quarantine", h.quarantine)
 	g.POST("/model/promote", h.promote, h.longRunning)
@@ -273,12 +276,26 @@ func (h *Handler) job(c echo.Context) error {
 	return c.JSON(http.StatusOK, j)
 }
 
-func (h *Handler) verifyManifest(c echo.Context) error {
-	a, err := h.models.Get(c.Request().Context(), c.QueryParam("name"))
+// exportLock answers the trusted set as models.lock.yaml.
+func (h *Handler) exportLock(c echo.Context) error {
+	data, err := h.models.ExportLock(c.Request().Context())
 	if err != nil {
 		return h.v1Fail(c, err)
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "skipped", "name": a.Name, "reason": "no gguf-guard manifest available"})
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="models.lock.yaml"`)
+	return c.Blob(http.StatusOK, "application/yaml", data)
+}
+
+func (h *Handler) verifyManifest(c echo.Context) error {
+	res, err := h.models.VerifyManifest(c.Request().Context(), c.QueryParam("name"))
+	if err != nil {
+		return h.v1Fail(c, err)
+	}
+	status := http.StatusOK
+	if res.Status == "failed" {
+		status = http.StatusConflict
+	}
+	return c.JSON(status, res)
 }
 
 // integrityStatus serves the last integrity result file: "unknown" when

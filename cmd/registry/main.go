@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ai-model-registry/ai-model-registry/lifecycle"
+	"github.com/ai-model-registry/ai-model-registry/lockfile"
 	"github.com/ai-model-registry/ai-model-registry/ocilayout"
 	"github.com/ai-model-registry/ai-model-registry/registry"
 )
@@ -40,6 +42,7 @@ type config struct {
 	dir            string
 	importDir      string
 	integrityPath  string
+	lockPath       string
 	integrityEvery time.Duration
 	tokenPath      string
 	generateToken  bool
@@ -63,6 +66,10 @@ func loadConfig(quickstart bool) (config, error) {
 	c.integrityPath = env("INTEGRITY_RESULT_PATH", "/var/lib/secure-ai/logs/integrity-last.json")
 	if quickstart && os.Getenv("INTEGRITY_RESULT_PATH") == "" {
 		c.integrityPath = filepath.Join(c.dir, "integrity-last.json")
+	}
+	c.lockPath = env("REGISTRY_LOCK_PATH", "/etc/secure-ai/policy/models.lock.yaml")
+	if quickstart && os.Getenv("REGISTRY_LOCK_PATH") == "" {
+		c.lockPath = filepath.Join(c.dir, "models.lock.yaml")
 	}
 	c.tokenPath = env("SERVICE_TOKEN_PATH", "/run/secure-ai/service-token")
 	if quickstart && os.Getenv("SERVICE_TOKEN_PATH") == "" {
@@ -140,12 +147,16 @@ func run(quickstart bool) error {
 	if err != nil {
 		return err
 	}
+	if err := applyLock(ctx, models, cfg.lockPath, log); err != nil {
+		return err
+	}
 	if cfg.integrityEvery > 0 {
 		if err := os.MkdirAll(filepath.Dir(cfg.integrityPath), 0o750); err != nil {
 			log.Warn("the integrity result directory cannot be created; periodic checks will run but not record their result", "error", err)
 		}
 	}
 	go models.RunIntegrityChecks(ctx)
+	go models.RunTensorWorker(ctx)
 	auth, err := registry.LoadAuth(registry.TokenConfig{Path: cfg.tokenPath, Generate: cfg.generateToken, DevMode: cfg.devMode}, log)
 	if err != nil {
 		return err
@@ -184,6 +195,43 @@ func run(quickstart bool) error {
 			log.Warn("shutdown did not finish cleanly", "error", err)
 		}
 	}
+	return nil
+}
+
+// applyLock reads REGISTRY_LOCK_PATH and applies it. No file is no lock;
+// a file that cannot be read or parsed stops the start, because a lock
+// that blocks a model must never be skipped silently.
+func applyLock(ctx context.Context, models *lifecycle.Service, path string, log *slog.Logger) error {
+	f, err := os.Open(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		log.Info("no lock file; nothing to apply", "path", path)
+		return nil
+	case err != nil:
+		return fmt.Errorf("REGISTRY_LOCK_PATH: %w", err)
+	}
+	defer f.Close()
+	// One byte over the limit is enough for Parse to refuse it by size.
+	data, err := io.ReadAll(io.LimitReader(f, lockfile.MaxInputBytes+1))
+	if err != nil {
+		return fmt.Errorf("REGISTRY_LOCK_PATH: %w", err)
+	}
+	l, err := lockfile.Parse(data)
+	if err != nil {
+		var le *lockfile.Error
+		if errors.As(err, &le) {
+			le.File = path
+		}
+		return fmt.Errorf("REGISTRY_LOCK_PATH: %w", err)
+	}
+	outcomes := models.ApplyLock(ctx, l, filepath.Base(path))
+	failed := 0
+	for _, o := range outcomes {
+		if o.Action == "missing" || o.Action == "mismatch" {
+			failed++
+		}
+	}
+	log.Info("lock applied", "path", path, "entries", len(outcomes), "not_served", failed)
 	return nil
 }
 

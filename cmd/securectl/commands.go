@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/ai-model-registry/ai-model-registry/atomicfile"
 	"github.com/ai-model-registry/ai-model-registry/client"
 	"github.com/ai-model-registry/ai-model-registry/lifecycle"
 )
@@ -135,6 +137,24 @@ var commands = []*command{
 		summary: "Soft-delete a model: its bytes are removed, its metadata and history are kept.",
 		flags:   reasonFlag,
 		run:     simple("delete", (*client.Client).Delete),
+	},
+	{
+		names: []string{"integrity"}, synopsis: "run | status", nargs: 1,
+		summary: "Run an integrity check of every model now (run), or show the last one (status). Exits 1 if it failed.",
+		detail: "run starts the check on the registry, follows it to the end and prints each model's outcome;\n" +
+			"the registry writes the result to its INTEGRITY_RESULT_PATH as its own periodic checks do,\n" +
+			"and quarantines any trusted model whose bytes fail. This is what the systemd timer runs.",
+		run: runIntegrity,
+	},
+	{
+		names: []string{"lock"}, synopsis: "[-o FILE]",
+		summary: "Export the trusted set as models.lock.yaml (to stdout, or atomically to FILE).",
+		detail: "The export is byte-identical for the same registry content. Put it with the model files in an\n" +
+			"import directory and point REGISTRY_LOCK_PATH at it to boot another registry into the same trusted set.",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.output, "o", "", "write to this file instead of stdout")
+		},
+		run: runLock,
 	},
 	{
 		names:   []string{"status"},
@@ -352,6 +372,92 @@ func simple(verb string, act func(*client.Client, context.Context, string, strin
 		fmt.Fprintf(cl.stdout, "%s: %s\n", strings.ToUpper(strings.ReplaceAll(client.Printable(res.Status), "_", " ")), client.Printable(res.Name))
 		return nil
 	}
+}
+
+func runIntegrity(ctx context.Context, cl *cli, _ *options, args []string) error {
+	switch args[0] {
+	case "status":
+		raw, err := cl.c.IntegrityStatus(ctx)
+		if err != nil {
+			return fmt.Errorf("integrity status: %w", err)
+		}
+		var v struct {
+			Status string `json:"status"`
+			Stale  bool   `json:"stale"`
+		}
+		_ = json.Unmarshal(raw, &v)
+		if cl.json {
+			cl.raw(raw)
+		} else if err := printIndented(cl.stdout, raw); err != nil {
+			return err
+		}
+		switch {
+		case v.Status != "ok":
+			return fmt.Errorf("integrity status: %s", client.Printable(v.Status))
+		case v.Stale:
+			return fmt.Errorf("integrity status: the last check is stale (older than two intervals)")
+		}
+		return nil
+	case "run":
+	default:
+		return usagef("integrity takes run or status, not %q", args[0])
+	}
+	job, _, err := cl.c.StartIntegrityCheck(ctx)
+	if err != nil {
+		return fmt.Errorf("integrity run: %w", err)
+	}
+	var b *bar
+	if cl.tty {
+		b = newBar(cl.stderr, "integrity check")
+	}
+	// Poll: a long check is never cut off by a proxy or a write timeout.
+	for wait := 200 * time.Millisecond; job.Status == "running"; wait = min(2*wait, 2*time.Second) {
+		select {
+		case <-ctx.Done():
+			b.finish()
+			return fmt.Errorf("integrity run: interrupted (the check goes on on the registry as job %s)", client.Printable(job.ID))
+		case <-time.After(wait):
+		}
+		if job, _, err = cl.c.Job(ctx, job.ID); err != nil {
+			b.finish()
+			return fmt.Errorf("integrity run: job %s: %w", client.Printable(job.ID), err)
+		}
+		if b != nil {
+			b.update("hashing", job.Progress.BytesDone, job.Progress.BytesTotal)
+		}
+	}
+	b.finish()
+	if job.Status != "done" || job.Result == nil {
+		return fmt.Errorf("integrity run: the check did not finish: %s", client.Printable(job.Error))
+	}
+	if cl.json {
+		out, err := json.Marshal(job.Result)
+		if err != nil {
+			return err
+		}
+		cl.raw(out)
+	} else if err := integrityTable(cl.stdout, *job.Result); err != nil {
+		return err
+	}
+	if job.Result.Status != "ok" {
+		return fmt.Errorf("integrity run: %d of %d models FAILED", job.Result.Failures, job.Result.ModelsChecked)
+	}
+	return nil
+}
+
+func runLock(ctx context.Context, cl *cli, o *options, _ []string) error {
+	data, err := cl.c.Lock(ctx)
+	if err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	if o.output == "" {
+		_, err = cl.stdout.Write(data)
+		return err
+	}
+	if err := atomicfile.Write(o.output, data, 0o644); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	return nil
 }
 
 func runStatus(ctx context.Context, cl *cli, _ *options, _ []string) error {

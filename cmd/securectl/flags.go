@@ -29,6 +29,7 @@ type options struct {
 	json                            *bool
 	reason, source, sourceRevision  string
 	sha256, filename, policyVersion string
+	output                          string
 	size                            int64
 	scan, scannerVersions           kvFlag
 	importFile, wide                bool

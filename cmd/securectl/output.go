@@ -131,6 +131,20 @@ func verifyAllTable(w io.Writer, res lifecycle.VerifyAllResult) error {
 	return err
 }
 
+func integrityTable(w io.Writer, rep lifecycle.IntegrityReport) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tSTATE\tDETAIL")
+	for _, r := range rep.Results {
+		row(tw, r.Name, r.Status, string(r.State), r.Error)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "checked: %d, failures: %d, skipped: %d, hashed: %s in %.1fs, status: %s\n",
+		rep.ModelsChecked, rep.Failures, rep.Skipped, humanBytes(rep.BytesHashed), float64(rep.DurationMS)/1000, cell(rep.Status))
+	return err
+}
+
 func historyTable(w io.Writer, rep lifecycle.HistoryReport) error {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "SEQ\tACTION\tFROM\tTO\tAT\tWHO\tREASON")
