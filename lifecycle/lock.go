@@ -3,6 +3,9 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"path"
+	"slices"
+	"strings"
 
 	"github.com/ai-model-registry/ai-model-registry/lockfile"
 	"github.com/ai-model-registry/ai-model-registry/modelformat"
@@ -229,13 +232,56 @@ func (s *Service) ExportLock(ctx context.Context) ([]byte, error) {
 				s.log.Warn("trusted artifact left out of the lock export: the lock format describes single GGUF or safetensors files", "name", a.Name)
 				continue
 			}
-			l.Models = append(l.Models, lockfile.Entry{Name: a.Name, Format: format, Filename: a.Filename, SHA256: a.SHA256,
+			e := lockfile.Entry{Name: a.Name, Format: format, Filename: exportFilename(a.Filename, format), SHA256: a.SHA256,
 				SizeBytes: a.SizeBytes, State: lockfile.StateTrusted, Source: a.Source, SourceRevision: a.SourceRevision, ScanResults: a.ScanResults,
-				ScannerVersions: a.ScannerVersions, PolicyVersion: a.PolicyVersion})
+				ScannerVersions: a.ScannerVersions, PolicyVersion: a.PolicyVersion}
+			l.Models = append(l.Models, e)
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
+	// A lock names each file once (they share one import directory), but
+	// two artifacts may well both be "model.gguf": in name order, every
+	// later one is exported under its digest's prefix, deterministically.
+	slices.SortFunc(l.Models, func(a, b lockfile.Entry) int { return strings.Compare(a.Name, b.Name) })
+	used := map[string]bool{}
+	out := l.Models[:0]
+	for _, e := range l.Models {
+		for i := 0; used[e.Filename]; i++ {
+			renamed := fmt.Sprintf("%s-%s", e.SHA256[:16], path.Base(e.Filename))
+			if i > 0 {
+				renamed = fmt.Sprintf("%s-%d-%s", e.SHA256[:16], i, path.Base(e.Filename))
+			}
+			s.log.Warn("lock export: a file name is taken by another entry; exported under its digest", "name", e.Name, "filename", e.Filename, "exported_as", renamed)
+			e.Filename = renamed
+		}
+		// Evidence the lock format cannot hold (pushed under other rules)
+		// must not fail the whole export: the entry goes out without it;
+		// an entry the format cannot hold at all is left out. Both logged.
+		if _, err := lockfile.Marshal(&lockfile.Lock{Version: 1, Models: []lockfile.Entry{e}}); err != nil {
+			s.log.Warn("lock export: evidence left out of an entry the lock format cannot hold", "name", e.Name, "error", err)
+			e.Source, e.SourceRevision, e.ScanResults, e.ScannerVersions, e.PolicyVersion = "", "", nil, nil, ""
+			if _, err := lockfile.Marshal(&lockfile.Lock{Version: 1, Models: []lockfile.Entry{e}}); err != nil {
+				s.log.Warn("trusted artifact left out of the lock export", "name", e.Name, "error", err)
+				continue
+			}
+		}
+		used[e.Filename] = true
+		out = append(out, e)
+	}
+	l.Models = out
 	return lockfile.Marshal(l)
+}
+
+// exportFilename is the name a file is listed under in an exported lock:
+// its base name (the import directory is flat for the lock's purpose),
+// with the format's extension, which the lock requires, added when
+// missing.
+func exportFilename(name, format string) string {
+	base := path.Base(name)
+	if ext := "." + format; !strings.HasSuffix(strings.ToLower(base), ext) {
+		base += ext
+	}
+	return base
 }

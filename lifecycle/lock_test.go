@@ -135,3 +135,37 @@ func TestApplyLock(t *testing.T) {
 		t.Errorf("export after restart differs (%v):\n%s\n---\n%s", err, out1, out2)
 	}
 }
+
+// Artifacts that share a file name, or whose file lacks the format's
+// extension, still export as a lock that parses and boots.
+func TestExportLockNames(t *testing.T) {
+	e := newEnv(t)
+	for i, name := range []string{"one", "two", "three"} {
+		data := gguf(10 + i)
+		e.acquire(name, data) // all named m.gguf
+		e.promote(name, data)
+	}
+	data := gguf(20)
+	if _, err := e.svc.Acquire(e.ctx, lifecycle.AcquireRequest{Name: "four", Filename: "weights", SHA256: hexsum(data)}, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	e.promote("four", data)
+	out, err := e.svc.ExportLock(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lockfile.Parse(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	files := map[string]string{}
+	for _, m := range l.Models {
+		files[m.Name] = m.Filename
+	}
+	want := map[string]string{"four": "weights.gguf", "one": "m.gguf", "three": hexsum(gguf(12))[:16] + "-m.gguf", "two": hexsum(gguf(11))[:16] + "-m.gguf"}
+	for name, f := range want {
+		if files[name] != f {
+			t.Errorf("%s exported as %q, want %q", name, files[name], f)
+		}
+	}
+}
