@@ -50,25 +50,27 @@ const maxJSONBody = 1 << 20
 const maxIntegrityFile = 1 << 20
 
 func (h *Handler) routesV1(e *echo.Echo) {
-	// Anonymous callers may resolve and verify trusted artifacts; the
-	// service decides what they see and rate-limits what they cause.
-	g := e.Group("/v1", h.auth.v1Middleware(h, "/v1/model/path", "/v1/model/verify", "/v1/models/verify-all"))
-	g.GET("/models", h.listModels)
-	g.GET("/model", h.getModel)
-	g.GET("/model/path", h.modelPath)
-	g.GET("/model/history", h.modelHistory)
-	g.POST("/model/verify", h.verifyModel, h.longRunning)
-	g.POST("/models/verify-all", h.verifyAll, h.longRunning)
-	g.GET("/integrity/status", h.integrityStatus)
-	g.POST("/integrity/run", h.integrityRun, h.longRunning)
-	g.GET("/jobs/:id", h.job)
-	g.GET("/lock", h.exportLock)
-	g.POST("/model/verify-manifest", h.verifyManifest, h.longRunning)
-	g.POST("/model/acquire", h.acquire, h.longRunning)
-	g.POST("/model/quarantine", h.quarantine)
-	g.POST("/model/promote", h.promote, h.longRunning)
-	g.POST("/model/revoke", h.revoke)
-	g.DELETE("/model/delete", h.deleteModel)
+	// Each route says what it needs; anonymous callers may resolve and
+	// verify trusted artifacts (the service decides what they see and
+	// rate-limits what they cause).
+	a := h.auth
+	g := e.Group("/v1")
+	g.GET("/models", h.listModels, a.v1(h, permRead))
+	g.GET("/model", h.getModel, a.v1(h, permRead))
+	g.GET("/model/path", h.modelPath, a.v1(h, permNone))
+	g.GET("/model/history", h.modelHistory, a.v1(h, permRead))
+	g.POST("/model/verify", h.verifyModel, a.v1(h, permNone), h.longRunning)
+	g.POST("/models/verify-all", h.verifyAll, a.v1(h, permNone), h.longRunning)
+	g.GET("/integrity/status", h.integrityStatus, a.v1(h, permRead))
+	g.POST("/integrity/run", h.integrityRun, a.v1(h, permRead), h.longRunning)
+	g.GET("/jobs/:id", h.job, a.v1(h, permRead))
+	g.GET("/lock", h.exportLock, a.v1(h, permRead))
+	g.POST("/model/verify-manifest", h.verifyManifest, a.v1(h, permRead), h.longRunning)
+	g.POST("/model/acquire", h.acquire, a.v1(h, permPush), h.longRunning)
+	g.POST("/model/quarantine", h.quarantine, a.v1(h, permPromote))
+	g.POST("/model/promote", h.promote, a.v1(h, permPromote), h.longRunning)
+	g.POST("/model/revoke", h.revoke, a.v1(h, permPromote))
+	g.DELETE("/model/delete", h.deleteModel, a.v1(h, permAdmin))
 }
 
 // v1Error writes the /v1 error shape.

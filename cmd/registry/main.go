@@ -45,6 +45,7 @@ type config struct {
 	lockPath       string
 	integrityEvery time.Duration
 	tokenPath      string
+	tokensPath     string
 	generateToken  bool
 	devMode        bool
 	remoteBind     bool
@@ -76,6 +77,7 @@ func loadConfig(quickstart bool) (config, error) {
 		c.tokenPath = filepath.Join(c.dir, "service-token")
 		c.generateToken = true
 	}
+	c.tokensPath = os.Getenv("TOKENS_PATH")
 	if c.devMode, err = envBool("INSECURE_DEV_MODE"); err != nil {
 		return c, err
 	}
@@ -157,7 +159,7 @@ func run(quickstart bool) error {
 	}
 	go models.RunIntegrityChecks(ctx)
 	go models.RunTensorWorker(ctx)
-	auth, err := registry.LoadAuth(registry.TokenConfig{Path: cfg.tokenPath, Generate: cfg.generateToken, DevMode: cfg.devMode}, log)
+	auth, err := registry.LoadAuth(registry.TokenConfig{Path: cfg.tokenPath, Generate: cfg.generateToken, TokensPath: cfg.tokensPath, DevMode: cfg.devMode}, log)
 	if err != nil {
 		return err
 	}

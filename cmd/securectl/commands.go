@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"github.com/ai-model-registry/ai-model-registry/atomicfile"
 	"github.com/ai-model-registry/ai-model-registry/client"
 	"github.com/ai-model-registry/ai-model-registry/lifecycle"
+	"github.com/ai-model-registry/ai-model-registry/token"
 )
 
 // cli is one invocation's wiring: the client and where output goes.
@@ -155,6 +159,16 @@ var commands = []*command{
 			fs.StringVar(&o.output, "o", "", "write to this file instead of stdout")
 		},
 		run: runLock,
+	},
+	{
+		names: []string{"token"}, synopsis: "new <name> <role> [-o FILE]", nargs: 3,
+		summary: "Make a named token for the registry's TOKENS_PATH file (roles: reader, pusher, promoter, admin). Runs offline.",
+		detail: "Prints the token (or writes it to FILE, owner-only, never overwriting) and the entry to add to the\n" +
+			"tokens file, which holds only the token's SHA-256. The registry reads the file at start.",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.output, "o", "", "write the token to this new file (mode 0600) instead of stdout")
+		},
+		run: runToken,
 	},
 	{
 		names:   []string{"status"},
@@ -457,6 +471,47 @@ func runLock(ctx context.Context, cl *cli, o *options, _ []string) error {
 	if err := atomicfile.Write(o.output, data, 0o644); err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
+	return nil
+}
+
+func runToken(_ context.Context, cl *cli, o *options, args []string) error {
+	if args[0] != "new" {
+		return usagef("token takes new, not %q", args[0])
+	}
+	name, role := args[1], token.Role(args[2])
+	if !slices.Contains(token.Roles, role) {
+		return usagef("role %q: use reader, pusher, promoter or admin", role)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return err
+	}
+	secret := hex.EncodeToString(raw[:])
+	entry := fmt.Sprintf("  - name: %s\n    role: %s\n    sha256: %q\n", name, role, token.Hash(secret))
+	// The entry must be one the registry accepts.
+	if _, err := token.ParseFile([]byte("version: 1\ntokens:\n" + entry)); err != nil {
+		return usagef("%v", err)
+	}
+	if o.output == "" {
+		fmt.Fprintln(cl.stdout, secret)
+		fmt.Fprintf(cl.stderr, "# add to the tokens file (TOKENS_PATH), under tokens:, then restart the registry:\n%s", entry)
+		return nil
+	}
+	f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	_, err = f.WriteString(secret + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	fmt.Fprintf(cl.stdout, "# token written to %s; add to the tokens file (TOKENS_PATH), under tokens:, then restart the registry:\n%s", o.output, entry)
 	return nil
 }
 
