@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // This file holds TestStateActionTable and the /v1 helpers it shares with
@@ -316,6 +317,18 @@ func (p v1probe) step(t *testing.T, action, name, filename string, data []byte) 
 	}
 	if res.Status != want {
 		t.Fatalf("setup %s of %q: %d %s, want %d", action, name, res.Status, res.Body, want)
+	}
+	if action == "acquire" {
+		// The per-tensor manifest is computed in the background; let it
+		// land so it is not mistaken for a change made by the action
+		// under test.
+		deadline := time.Now().Add(30 * time.Second)
+		for !bytes.Contains(p.get(t, name).Body, []byte(`"gguf_guard_manifest"`)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no per-tensor manifest for %q after 30s", name)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
