@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,11 +19,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/goccy/go-yaml"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -38,8 +41,11 @@ var openAPIRoutes = []string{
 	"GET /v1/model/history",
 	"POST /v1/model/verify",
 	"POST /v1/models/verify-all",
+	"POST /v1/integrity/run",
+	"GET /v1/jobs/{id}",
 	"GET /v1/integrity/status",
 	"POST /v1/model/verify-manifest",
+	"GET /v1/lock",
 	"POST /v1/model/acquire",
 	"POST /v1/model/quarantine",
 	"POST /v1/model/promote",
@@ -47,20 +53,36 @@ var openAPIRoutes = []string{
 	"DELETE /v1/model/delete",
 }
 
-// openAPIOpenRoutes need no token.
-var openAPIOpenRoutes = []string{"GET /health", "GET /v1/model/path"}
+// openAPIOpenRoutes need no token (registry/v1.go hands them to the
+// middleware as open); the verification routes answer anonymous callers
+// for trusted artifacts only.
+var openAPIOpenRoutes = []string{"GET /health", "GET /v1/model/path", "POST /v1/model/verify", "POST /v1/models/verify-all"}
 
 // openAPIUnexercised are documented statuses the conformance test cannot
 // provoke against the real binary: internal errors, storage without local
-// paths or import directory, a failed count, and a delete racing another
-// transition. Every other documented status must be seen.
+// paths or import directory, a failed count, a delete racing another
+// transition, and verification capacity running out (twice the CPUs'
+// worth of verifications at once, a race). Every other documented status
+// must be seen.
 var openAPIUnexercised = map[string][]int{
-	"*":            {http.StatusInternalServerError},
-	"health":       {http.StatusServiceUnavailable},
-	"modelPath":    {http.StatusServiceUnavailable},
-	"acquireModel": {http.StatusServiceUnavailable},
-	"promoteModel": {http.StatusServiceUnavailable},
-	"deleteModel":  {http.StatusConflict},
+	"*":              {http.StatusInternalServerError},
+	"health":         {http.StatusServiceUnavailable},
+	"modelPath":      {http.StatusServiceUnavailable},
+	"acquireModel":   {http.StatusServiceUnavailable},
+	"promoteModel":   {http.StatusServiceUnavailable},
+	"deleteModel":    {http.StatusConflict},
+	"verifyModel":    {http.StatusServiceUnavailable},
+	"verifyManifest": {http.StatusServiceUnavailable},
+}
+
+// openAPINonJSON are the responses whose body is not JSON (route and
+// status → media type): the lock export is a file.
+var openAPINonJSON = map[string]string{"GET /v1/lock 200": "application/yaml"}
+
+// openAPIVerification reports the routes whose 409 is a check's result,
+// not an Error.
+func openAPIVerification(path string) bool {
+	return strings.Contains(path, "verify") || path == "/v1/integrity/run"
 }
 
 func loadOpenAPI(t *testing.T) *openapi3.T {
@@ -102,12 +124,19 @@ func TestOpenAPIDocument(t *testing.T) {
 					t.Errorf("%s: response %q: only explicit status codes, no default or ranges", route, code)
 					continue
 				}
-				mt := ref.Value.Content.Get("application/json")
-				if mt == nil || mt.Schema == nil {
-					t.Errorf("%s %d: no application/json schema", route, n)
+				ct := "application/json"
+				if v, ok := openAPINonJSON[fmt.Sprintf("%s %d", route, n)]; ok {
+					ct = v
+				}
+				mt := ref.Value.Content.Get(ct)
+				if len(ref.Value.Content) != 1 || mt == nil || mt.Schema == nil {
+					t.Errorf("%s %d: want exactly one media type, %s, with a schema", route, n, ct)
 					continue
 				}
-				special := (n == 409 && strings.Contains(path, "verify")) || (n == 503 && path == "/health")
+				if ct != "application/json" && !mt.Schema.Value.Type.Is("string") {
+					t.Errorf("%s %d: the %s body is a file: its schema must be a string", route, n, ct)
+				}
+				special := (n == 409 && openAPIVerification(path)) || (n == 503 && path == "/health")
 				if n >= 400 && !special && mt.Schema.Ref != "#/components/schemas/Error" {
 					t.Errorf("%s %d: schema %q, want the Error shape", route, n, mt.Schema.Ref)
 				}
@@ -124,9 +153,9 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	// Our own objects refuse unknown properties, so a field the document
 	// does not know fails the conformance test. Fingerprint and
-	// IntegrityReport are other programs' JSON, passed through.
+	// IntegrityFile may be other programs' JSON, passed through.
 	passThrough := map[*openapi3.Schema]bool{}
-	for _, name := range []string{"Fingerprint", "IntegrityReport"} {
+	for _, name := range []string{"Fingerprint", "IntegrityFile"} {
 		if s := doc.Components.Schemas[name]; s != nil {
 			passThrough[s.Value] = true
 		}
@@ -157,7 +186,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	for name, s := range doc.Components.Schemas {
 		walk(name, s)
 	}
-	for _, key := range []string{"Health", "Artifact", "PathInfo", "HistoryReport", "VerifyAllResult", "Error"} {
+	for _, key := range []string{"Health", "Artifact", "PathInfo", "HistoryReport", "VerifyAllResult", "Error",
+		"IntegrityReport", "Job", "TensorFingerprint", "ManifestFailed"} {
 		if doc.Components.Schemas[key] == nil {
 			t.Errorf("components.schemas.%s is missing", key)
 		}
@@ -181,7 +211,32 @@ func newOAChecker(t *testing.T) *oaChecker {
 	if err != nil {
 		t.Fatalf("router: %v", err)
 	}
+	// The lock export is a file with a string schema: take it as text once
+	// it parses as YAML (kin-openapi's own decoder would make it a map).
+	prev := openapi3filter.RegisteredBodyDecoder("application/yaml")
+	openapi3filter.RegisterBodyDecoder("application/yaml", oaYAMLText)
+	t.Cleanup(func() {
+		if prev != nil {
+			openapi3filter.RegisterBodyDecoder("application/yaml", prev)
+		} else {
+			openapi3filter.UnregisterBodyDecoder("application/yaml")
+		}
+	})
 	return &oaChecker{t: t, doc: doc, router: router, seen: map[string]map[int]int{}}
+}
+
+// oaYAMLText decodes a YAML body as its text, refusing one that does not
+// parse.
+func oaYAMLText(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}
+	}
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}
+	}
+	return string(b), nil
 }
 
 // oaCall is one request. badRequest says the request deliberately breaks
@@ -395,6 +450,95 @@ func oaSafetensors(fill byte) []byte {
 	return append(b, bytes.Repeat([]byte{fill}, 16)...)
 }
 
+// oaTensorGGUF is a GGUF v3 file with two metadata entries (the
+// architecture and a chat template) and one F32 tensor of four values:
+// enough for a per-tensor manifest with something in it.
+func oaTensorGGUF(template string) []byte {
+	le := binary.LittleEndian
+	str := func(b []byte, s string) []byte { return append(le.AppendUint64(b, uint64(len(s))), s...) }
+	b := le.AppendUint32([]byte("GGUF"), 3)
+	b = le.AppendUint64(b, 1) // tensors
+	b = le.AppendUint64(b, 2) // metadata entries
+	b = le.AppendUint32(str(b, "general.architecture"), 8)
+	b = str(b, "llama")
+	b = le.AppendUint32(str(b, "tokenizer.chat_template"), 8)
+	b = str(b, template)
+	b = le.AppendUint32(str(b, "token_embd.weight"), 1) // one dimension
+	b = le.AppendUint64(b, 4)
+	b = le.AppendUint32(b, 0) // F32
+	b = le.AppendUint64(b, 0) // offset in the data section
+	pad := func(b []byte) []byte {
+		for len(b)%32 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	b = pad(b)
+	for _, v := range []float32{1, 2, 3, 4} {
+		b = le.AppendUint32(b, math.Float32bits(v))
+	}
+	return pad(b)
+}
+
+// oaSparseGGUF writes a GGUF header followed by a hole to size bytes at
+// path (no disk space, but every byte is hashed), and returns the file's
+// SHA-256.
+func oaSparseGGUF(t *testing.T, path string, size int64) string {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(oaGGUF()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// oaJob is the part of a job the conformance test looks at.
+type oaJob struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Error    string `json:"error"`
+	Progress struct {
+		BlobsTotal int64 `json:"blobs_total"`
+	} `json:"progress"`
+	Result *oaReport `json:"result"`
+}
+
+// oaReport is the part of an integrity report the conformance test looks at.
+type oaReport struct {
+	Status        string `json:"status"`
+	Stale         *bool  `json:"stale"`
+	Writer        string `json:"writer"`
+	ModelsChecked int    `json:"models_checked"`
+	Failures      int    `json:"failures"`
+	Results       []struct {
+		Name   string `json:"name"`
+		Status string `json:"status"`
+		State  string `json:"state"`
+	} `json:"results"`
+}
+
+// oaManifestCheck is the part of a verify-manifest answer the conformance
+// test looks at.
+type oaManifestCheck struct {
+	Status  string                        `json:"status"`
+	Files   []struct{ Status string }     `json:"files"`
+	Changes []struct{ Kind, Name string } `json:"changes"`
+}
+
 // TestOpenAPIConformance drives every /v1 route of the real binary through
 // the statuses it documents, and validates every request and response
 // against api/openapi.yaml: an undocumented field, status or header value,
@@ -442,11 +586,83 @@ func TestOpenAPIConformance(t *testing.T) {
 		get("/v1/model", 200, "name", name).JSON(t, &a)
 		return a.State
 	}
+	// integrityStatus reads the integrity status. The document lets any
+	// JSON object through (another checker's file may be served), so the
+	// registry's own shapes are held to their schemas here.
+	integrityStatus := func() oaReport {
+		t.Helper()
+		res := get("/v1/integrity/status", 200)
+		var rep oaReport
+		var v map[string]any
+		res.JSON(t, &rep)
+		res.JSON(t, &v)
+		schema := ""
+		switch {
+		case rep.Status == "unknown":
+			schema = "IntegrityUnknown"
+		case rep.Writer == "ai-model-registry":
+			schema = "IntegrityReport"
+			delete(v, "stale")
+		}
+		if schema != "" {
+			if err := c.doc.Components.Schemas[schema].Value.VisitJSON(v); err != nil {
+				t.Errorf("integrity status is not an %s (plus stale): %v\n%s", schema, err, res.Body)
+			}
+		}
+		return rep
+	}
+	manifestCheck := func(name string, want int) oaManifestCheck {
+		t.Helper()
+		var mc oaManifestCheck
+		post("/v1/model/verify-manifest", want, "name", name).JSON(t, &mc)
+		return mc
+	}
+	// manifestOf waits for the background worker to store the per-tensor
+	// manifest of an artifact, and returns its fingerprint.
+	manifestOf := func(name string) any {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var a struct {
+				Fingerprint any    `json:"gguf_guard_fingerprint"`
+				Manifest    string `json:"gguf_guard_manifest"`
+			}
+			get("/v1/model", 200, "name", name).JSON(t, &a)
+			if a.Manifest != "" {
+				return a.Fingerprint
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no per-tensor manifest after 30s", name)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// waitJob polls a job until done says so.
+	waitJob := func(reg *registry, id string, done func(oaJob) bool) oaJob {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			var j oaJob
+			c.do(reg, oaCall{Method: "GET", Path: "/v1/jobs/" + id, Auth: "token", Want: 200}).JSON(t, &j)
+			if done(j) {
+				return j
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s: still %+v after a minute", id, j)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 
 	// Health, and an empty registry.
 	c.do(r, oaCall{Method: "GET", Path: "/health", Want: 200})
 	get("/v1/models", 200)
-	get("/v1/integrity/status", 200)
+	if rep := integrityStatus(); rep.Status != "unknown" || rep.Stale == nil || *rep.Stale {
+		t.Errorf("integrity status before any check: %+v", rep)
+	}
+	if body := get("/v1/lock", 200).Body; !bytes.Contains(body, []byte("\nmodels: []\n")) {
+		t.Errorf("lock of an empty registry:\n%s", body)
+	}
 
 	// Acquire: from the import directory (JSON) and streamed (octet-stream).
 	res := postJSON("/v1/model/acquire", map[string]any{
@@ -544,6 +760,8 @@ func TestOpenAPIConformance(t *testing.T) {
 	get("/v1/model/path", 200, "name", gName)
 	c.do(r, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName), Auth: "wrong", Want: 401})
 	post("/v1/model/verify", 200, "name", gName)
+	// An anonymous runtime may verify a trusted artifact.
+	c.do(r, oaCall{Method: "POST", Path: oaQuery("/v1/model/verify", "name", gName), Want: 200})
 
 	// Artifacts pushed through /v2: one of two named files, and a bare
 	// untagged one whose name is its repository@digest.
@@ -586,11 +804,105 @@ func TestOpenAPIConformance(t *testing.T) {
 	if err := os.WriteFile(integrity, []byte(`{"status":"ok","models_checked":2,"failures":0,"checked_at":"2026-08-03T12:00:00+00:00"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	get("/v1/integrity/status", 200)
+	if rep := integrityStatus(); rep.Status != "ok" || rep.Stale == nil || !*rep.Stale {
+		t.Errorf("integrity status from another checker's old file: %+v, want it served with stale: true", rep)
+	}
 	if err := os.WriteFile(integrity, []byte(`{"status":`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	get("/v1/integrity/status", 503)
+
+	// Per-tensor manifests: the background worker computes one after the
+	// artifact arrives; verify-manifest checks the bytes against it.
+	const tName = "tensor check"
+	tg := oaTensorGGUF("{{ messages }}")
+	upload(tg, 201, "name", tName, "filename", "tensor.gguf", "sha256", oaSHA(tg))
+	fp := manifestOf(tName)
+	if err := c.doc.Components.Schemas["TensorFingerprint"].Value.VisitJSON(fp); err != nil {
+		t.Errorf("gguf_guard_fingerprint of %s is not a TensorFingerprint: %v", tName, err)
+	}
+	if m, _ := fp.(map[string]any); m["file_hash"] != oaSHA(tg) || m["tensor_count"] != 1.0 {
+		t.Errorf("gguf_guard_fingerprint of %s: %v", tName, fp)
+	}
+	if mc := manifestCheck(tName, 200); mc.Status != "verified" || len(mc.Files) != 1 || mc.Files[0].Status != "verified" {
+		t.Errorf("verify-manifest of %s: %+v", tName, mc)
+	}
+	if mc := manifestCheck(bare, 200); mc.Status != "skipped" {
+		t.Errorf("verify-manifest of %s (no model file): %+v, want skipped", bare, mc)
+	}
+	postJSON("/v1/model/promote", map[string]any{"name": tName, "sha256": oaSHA(tg)}, 201, false)
+
+	// The lock export: the trusted single-file artifacts (not the two-file
+	// one), sorted by name, the same bytes every time.
+	lockText := get("/v1/lock", 200).Body
+	var lock struct {
+		Version int `yaml:"version"`
+		Models  []struct {
+			Name  string `yaml:"name"`
+			State string `yaml:"state"`
+		} `yaml:"models"`
+	}
+	if err := yaml.Unmarshal(lockText, &lock); err != nil {
+		t.Fatalf("lock export: %v\n%s", err, lockText)
+	}
+	var locked []string
+	for _, m := range lock.Models {
+		if m.State != "trusted" {
+			t.Errorf("lock entry %q: state %q", m.Name, m.State)
+		}
+		locked = append(locked, m.Name)
+	}
+	if want := slices.Sorted(slices.Values([]string{gName, sName, iName, tName})); lock.Version != 1 || !slices.Equal(locked, want) {
+		t.Errorf("lock export: version %d, models %q, want 1 and %q", lock.Version, locked, want)
+	}
+	if again := get("/v1/lock", 200).Body; !bytes.Equal(again, lockText) {
+		t.Errorf("two lock exports of the same content differ:\n%s\n---\n%s", lockText, again)
+	}
+
+	// The integrity check, run now: it writes the result the status serves.
+	var rep oaReport
+	post("/v1/integrity/run", 200).JSON(t, &rep)
+	if rep.Status != "ok" || rep.Failures != 0 || rep.ModelsChecked != len(rep.Results) || rep.ModelsChecked < 5 {
+		t.Errorf("integrity run: %+v", rep)
+	}
+	if st := integrityStatus(); st.Status != "ok" || st.Writer != "ai-model-registry" || st.Stale == nil || *st.Stale {
+		t.Errorf("integrity status after a run: %+v", st)
+	}
+
+	// The check as a job. While it runs, a synchronous check is refused
+	// (503 + Retry-After: load, not failure) and asking for a job returns
+	// the running one. A sparse 1 GiB file keeps it hashing for a while
+	// without using the disk.
+	const bigName = "big sparse"
+	bigSHA := oaSparseGGUF(t, filepath.Join(importDir, "big.gguf"), 1<<30)
+	postJSON("/v1/model/acquire", map[string]any{"name": bigName, "filename": "big.gguf", "sha256": bigSHA}, 201, false)
+	res = post("/v1/integrity/run", 202, "async", "1")
+	var job oaJob
+	res.JSON(t, &job)
+	if loc := res.Header.Get("Location"); job.Status != "running" || loc != "/v1/jobs/"+job.ID {
+		t.Errorf("job %+v at %q", job, loc)
+	}
+	// Once it has counted the blobs, it holds the one-check-at-a-time lock.
+	job = waitJob(r, job.ID, func(j oaJob) bool { return j.Status != "running" || j.Progress.BlobsTotal > 0 })
+	if job.Status != "running" {
+		t.Fatalf("the job finished before the checks that need it running: %+v", job)
+	}
+	for _, path := range []string{"/v1/integrity/run", "/v1/models/verify-all"} {
+		if ra := post(path, 503).Header.Get("Retry-After"); ra != "30" {
+			t.Errorf("POST %s while a check runs: Retry-After %q, want 30", path, ra)
+		}
+	}
+	var running oaJob
+	post("/v1/models/verify-all", 202, "async", "1").JSON(t, &running)
+	if running.ID != job.ID {
+		t.Errorf("verify-all?async=1 while job %s runs started %s", job.ID, running.ID)
+	}
+	job = waitJob(r, job.ID, func(j oaJob) bool { return j.Status != "running" })
+	if job.Status != "done" || job.Result == nil || job.Result.Status != "ok" || job.Result.ModelsChecked != rep.ModelsChecked+1 {
+		t.Errorf("finished job: %+v (result %+v)", job, job.Result)
+	}
+	get("/v1/jobs/"+strings.Repeat("0", 24), 404)
+	c.do(r, oaCall{Method: "DELETE", Path: oaQuery("/v1/model/delete", "name", bigName), Auth: "token", Want: 200})
 
 	// Tamper with a trusted blob: verify fails (409) and the registry
 	// quarantines the artifact; verify-all fails too.
@@ -608,6 +920,38 @@ func TestOpenAPIConformance(t *testing.T) {
 	post("/v1/models/verify-all", 409)
 	c.do(r, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", sName), Want: 403})
 
+	// Edit a trusted GGUF's chat template in place (same length):
+	// verify-manifest names the key (409) and the registry quarantines it.
+	c.do(r, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", tName), Want: 200}).JSON(t, &p)
+	evil := oaTensorGGUF("{{ exfiltr }}")
+	if len(evil) != len(tg) {
+		t.Fatal("the tampered GGUF differs in size")
+	}
+	if err := os.Chmod(p.Path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.Path, evil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if mc := manifestCheck(tName, 409); len(mc.Changes) != 1 || mc.Changes[0].Kind != "metadata_changed" || mc.Changes[0].Name != "tokenizer.chat_template" ||
+		len(mc.Files) != 1 || mc.Files[0].Status != "failed" {
+		t.Errorf("verify-manifest after editing the chat template: %+v", mc)
+	}
+	if s := state(tName); s != "quarantined" {
+		t.Errorf("%s is %s after failing its manifest check, want quarantined", tName, s)
+	}
+	// The integrity check fails now (409), and the status serves its report.
+	rep = oaReport{}
+	post("/v1/integrity/run", 409).JSON(t, &rep)
+	if rep.Status != "failed" || rep.Failures != 2 {
+		t.Errorf("integrity run after tampering with %s and %s: %+v", sName, tName, rep)
+	}
+	if st := integrityStatus(); st.Status != "failed" || st.Failures != 2 || st.Stale == nil || *st.Stale {
+		t.Errorf("integrity status after a failed run: %+v", st)
+	}
+	// Deleted, its bytes are gone and checks skip it.
+	c.do(r, oaCall{Method: "DELETE", Path: oaQuery("/v1/model/delete", "name", tName, "reason", "tampered"), Auth: "token", Want: 200})
+
 	// Revoke and delete, with their no-ops and refusals.
 	post("/v1/model/revoke", 200, "name", sName, "reason", "tampered")
 	post("/v1/model/revoke", 200, "name", sName)
@@ -622,6 +966,9 @@ func TestOpenAPIConformance(t *testing.T) {
 	post("/v1/model/revoke", 409, "name", sName)
 	postJSON("/v1/model/promote", map[string]any{"name": sName, "sha256": oaSHA(st)}, 409, false)
 	post("/v1/model/verify", 200, "name", sName) // skipped: deleted
+	if mc := manifestCheck(sName, 200); mc.Status != "skipped" {
+		t.Errorf("verify-manifest of deleted %s: %+v, want skipped", sName, mc)
+	}
 	post("/v1/models/verify-all", 200)
 	var h struct {
 		Chain   string
@@ -653,8 +1000,13 @@ func TestOpenAPIConformance(t *testing.T) {
 			{Method: "GET", Path: oaQuery("/v1/model/history", "name", gName)},
 			{Method: "POST", Path: oaQuery("/v1/model/verify", "name", gName)},
 			{Method: "POST", Path: "/v1/models/verify-all"},
+			{Method: "POST", Path: oaQuery("/v1/models/verify-all", "async", "1")},
+			{Method: "POST", Path: "/v1/integrity/run"},
+			{Method: "POST", Path: oaQuery("/v1/integrity/run", "async", "1")},
+			{Method: "GET", Path: "/v1/jobs/" + strings.Repeat("0", 24)},
 			{Method: "GET", Path: "/v1/integrity/status"},
 			{Method: "POST", Path: oaQuery("/v1/model/verify-manifest", "name", gName)},
+			{Method: "GET", Path: "/v1/lock"},
 			{Method: "POST", Path: "/v1/model/acquire", Body: body, ContentType: "application/json"},
 			{Method: "POST", Path: oaQuery("/v1/model/acquire", "name", gName, "filename", "x.gguf", "sha256", oaSHA(gguf)), Body: gguf, ContentType: "application/octet-stream"},
 			{Method: "POST", Path: oaQuery("/v1/model/quarantine", "name", gName)},
@@ -662,6 +1014,13 @@ func TestOpenAPIConformance(t *testing.T) {
 			{Method: "POST", Path: oaQuery("/v1/model/revoke", "name", gName)},
 			{Method: "DELETE", Path: oaQuery("/v1/model/delete", "name", gName)},
 		} {
+			// The verification routes are open to anonymous callers (trusted
+			// artifacts only) and check a token only when one is sent; they
+			// are exercised on their own below.
+			open := call.Method == "POST" && (strings.HasPrefix(call.Path, "/v1/model/verify?") || strings.HasPrefix(call.Path, "/v1/models/verify-all"))
+			if open && (auth == "" || want == 403) {
+				continue
+			}
 			call.Auth, call.Want, call.BadRequest = auth, want, bad
 			res := c.do(reg, call)
 			if want == 401 && res.Header.Get("WWW-Authenticate") != `Bearer realm="ai-model-registry"` {
@@ -670,11 +1029,37 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 	}
 	secured(r, "", 401, true)
-	secured(r, "wrong", 401, false)
-	secured(r, "wrong-basic", 401, false)
 	if s := state(gName); s != "revoked" {
 		t.Errorf("%s is %s after refused requests, want revoked (unchanged)", gName, s)
 	}
+	// Anonymous verification: a trusted artifact verifies, anything else is
+	// challenged; verify-all answers the last completed check.
+	c.do(r, oaCall{Method: "POST", Path: oaQuery("/v1/model/verify", "name", iName), Want: 200})
+	if res := c.do(r, oaCall{Method: "POST", Path: oaQuery("/v1/model/verify", "name", gName), Want: 401}); res.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("anonymous verify of a revoked artifact: no WWW-Authenticate")
+	}
+	c.do(r, oaCall{Method: "POST", Path: oaQuery("/v1/model/verify", "name", unknown), Want: 401})
+	c.do(r, oaCall{Method: "POST", Path: "/v1/models/verify-all", Want: 200})
+
+	// Wrong credentials (Bearer and Basic) are refused everywhere, on a
+	// registry of their own: after 20 failures in a minute from one address
+	// each further one is answered late, with 429 and Retry-After.
+	rw := startRegistry(t)
+	c.do(rw, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName), Auth: "wrong", Want: 401})
+	c.do(rw, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName), Auth: "wrong-basic", Want: 401})
+	secured(rw, "wrong", 401, false)
+	secured(rw, "wrong-basic", 429, false)
+	for _, call := range []oaCall{
+		{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName)},
+		{Method: "POST", Path: oaQuery("/v1/model/verify", "name", gName)},
+		{Method: "POST", Path: "/v1/models/verify-all"},
+	} {
+		call.Auth, call.Want = "wrong", 429
+		if res := c.do(rw, call); res.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: 429 without Retry-After", call.Method, call.Path)
+		}
+	}
+	c.do(rw, oaCall{Method: "GET", Path: "/v1/models", Auth: "token", Want: 200}) // a valid token is never slowed down
 
 	// A registry without a usable token refuses them all (403), and still
 	// resolves paths for runtimes.
@@ -682,7 +1067,23 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.do(r2, oaCall{Method: "GET", Path: "/health", Want: 200})
 	secured(r2, "token", 403, false)
 	secured(r2, "", 403, true)
+	c.do(r2, oaCall{Method: "POST", Path: oaQuery("/v1/model/verify", "name", gName), Auth: "token", Want: 401})
+	c.do(r2, oaCall{Method: "POST", Path: oaQuery("/v1/model/verify", "name", gName), Want: 401})
+	c.do(r2, oaCall{Method: "POST", Path: "/v1/models/verify-all", Want: 503})
+	c.do(r2, oaCall{Method: "POST", Path: oaQuery("/v1/models/verify-all", "async", "1"), Want: 401})
 	c.do(r2, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName), Want: 404})
+
+	// A registry that cannot write its integrity result (its directory is a
+	// file): the check runs but the run fails (500, a job in error), and
+	// the status cannot read the result (503).
+	blocker := writeFile(t, t.TempDir(), "not-a-directory", nil)
+	r3 := startRegistry(t, "INTEGRITY_RESULT_PATH="+filepath.Join(blocker, "integrity-last.json"))
+	c.do(r3, oaCall{Method: "GET", Path: "/v1/integrity/status", Auth: "token", Want: 503})
+	c.do(r3, oaCall{Method: "POST", Path: "/v1/integrity/run", Auth: "token", Want: 500})
+	c.do(r3, oaCall{Method: "POST", Path: oaQuery("/v1/integrity/run", "async", "1"), Auth: "token", Want: 202}).JSON(t, &job)
+	if job = waitJob(r3, job.ID, func(j oaJob) bool { return j.Status != "running" }); job.Status != "error" || job.Error == "" || job.Result != nil {
+		t.Errorf("job that cannot write its result: %+v", job)
+	}
 
 	// The validator is strict: a doctored response fails it.
 	getModel := oaCall{Method: "GET", Path: oaQuery("/v1/model", "name", gName), Auth: "token"}
@@ -708,6 +1109,18 @@ func TestOpenAPIConformance(t *testing.T) {
 	verify := oaCall{Method: "POST", Path: oaQuery("/v1/model/verify", "name", gName), Auth: "token"}
 	c.mustReject(r, verify, "a boolean safe_to_use", 200, []byte(`{"status":"verified","name":"x","state":"trusted","safe_to_use":true}`))
 	c.mustReject(r, verify, "a failure answered 200", 200, []byte(`{"status":"failed","name":"x","expected":"ab","actual":"","error":"e","safe_to_use":"false"}`))
+	manifest := oaCall{Method: "POST", Path: oaQuery("/v1/model/verify-manifest", "name", gName), Auth: "token"}
+	files := `"files":[{"filename":"x.gguf","layer":"sha256:ab","manifest":"sha256:cd","status":"failed","changes":[{"kind":"file","name":"size","was":"1","now":"2"}]}]`
+	c.mustReject(r, manifest, "a failure answered 200", 200, []byte(`{"status":"failed","name":"x","error":"e","changes":[{"kind":"file","name":"size"}],`+files+`}`))
+	c.mustReject(r, manifest, "an unknown change kind", 409, []byte(`{"status":"failed","name":"x","error":"e","changes":[{"kind":"vibes","name":"size"}],`+files+`}`))
+	c.mustReject(r, manifest, "a failure without changes", 409, []byte(`{"status":"failed","name":"x","error":"e","changes":[],`+files+`}`))
+	jobCall := oaCall{Method: "GET", Path: "/v1/jobs/" + job.ID, Auth: "token"}
+	c.mustReject(r, jobCall, "a finished job without its report", 200, []byte(`{"id":"`+job.ID+`","kind":"integrity-check","status":"done",`+
+		`"started_at":"2026-11-25T15:00:00Z","finished_at":"2026-11-25T15:00:01Z","progress":{"blobs_total":0,"blobs_done":0,"bytes_total":0,"bytes_done":0}}`))
+	c.mustReject(r, oaCall{Method: "GET", Path: "/v1/integrity/status", Auth: "token"}, "a result without stale", 200, []byte(`{"status":"ok"}`))
+	c.mustReject(r, oaCall{Method: "POST", Path: "/v1/integrity/run", Auth: "token"}, "a report with an unknown status", 200,
+		[]byte(`{"status":"error","checked_at":"2026-11-25T15:00:00Z","models_checked":0,"failures":0,"skipped":0,"duration_ms":0,`+
+			`"bytes_hashed":0,"interval_seconds":900,"writer":"ai-model-registry","results":[]}`))
 
 	c.coverage()
 	if t.Failed() {
