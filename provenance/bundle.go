@@ -274,8 +274,11 @@ func parseStatement(payload []byte) (*intoto.Statement, error) {
 	if err := st.Validate(); err != nil {
 		return nil, err
 	}
-	if st.GetType() != StatementType {
-		return nil, fmt.Errorf("statement _type %q; only %s is accepted", clip(st.GetType()), StatementType)
+	// cosign attest (v2 and v3.1) still writes Statement v0.1, whose fields
+	// are the ones read here; the pipeline's scan attestations are made that
+	// way, so both are accepted. The registry writes v1.
+	if t := st.GetType(); t != StatementType && t != StatementTypeV01 {
+		return nil, fmt.Errorf("statement _type %q; only %s and %s are accepted", clip(t), StatementType, StatementTypeV01)
 	}
 	return &st, nil
 }

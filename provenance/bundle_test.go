@@ -275,9 +275,12 @@ func TestVerifyBundle(t *testing.T) {
 			env.Signatures = append(env.Signatures, &protodsse.Signature{Sig: sigOf(mustSign(t, other, st))})
 		}), keys: trusted, wantErr: ErrMalformed, wantMsg: "2 signatures"},
 		{name: "signed with another payload type", bundle: rawBundle(t, key, "application/json", st), keys: trusted, wantErr: ErrUnsupported, wantMsg: "payload type"},
-		{name: "signed statement v0.1", bundle: rawBundle(t, key, PayloadType, editStatement(t, st, func(m map[string]any) {
+		{name: "signed statement v0.1 (what cosign attest writes)", bundle: rawBundle(t, key, PayloadType, editStatement(t, st, func(m map[string]any) {
 			m["_type"] = "https://in-toto.io/Statement/v0.1"
-		})), keys: trusted, wantErr: ErrMalformed, wantMsg: "Statement/v0.1"},
+		})), keys: trusted, wantKey: key},
+		{name: "signed statement v0.2", bundle: rawBundle(t, key, PayloadType, editStatement(t, st, func(m map[string]any) {
+			m["_type"] = "https://in-toto.io/Statement/v0.2"
+		})), keys: trusted, wantErr: ErrMalformed, wantMsg: "wrong statement type"},
 		{name: "signed statement with proto field names", bundle: rawBundle(t, key, PayloadType, editStatement(t, st, func(m map[string]any) {
 			m["predicate_type"] = m["predicateType"]
 			delete(m, "predicateType")

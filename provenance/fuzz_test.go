@@ -121,7 +121,7 @@ func checkAccepted(t *testing.T, keys PublicKeys, bundle []byte, v *Verified) {
 	if err := json.Unmarshal(v.Statement, &st); err != nil {
 		t.Fatalf("accepted a statement encoding/json refuses: %v", err)
 	}
-	if st.Type != StatementType || st.PredicateType != v.PredicateType || v.PredicateType != PredicateVSA {
+	if (st.Type != StatementType && st.Type != StatementTypeV01) || st.PredicateType != v.PredicateType || v.PredicateType != PredicateVSA {
 		t.Fatalf("_type %q, predicateType %q; Verified says %q", st.Type, st.PredicateType, v.PredicateType)
 	}
 	var result string

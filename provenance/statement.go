@@ -21,6 +21,9 @@ import (
 const (
 	// StatementType is the in-toto Statement v1 _type.
 	StatementType = intoto.StatementTypeUri
+	// StatementTypeV01 is the in-toto Statement v0.1 _type, which cosign
+	// attest writes; VerifyBundle accepts it too.
+	StatementTypeV01 = "https://in-toto.io/Statement/v0.1"
 	// PayloadType is the DSSE payloadType of an in-toto statement.
 	PayloadType = "application/vnd.in-toto+json"
 	// PredicateVSA is the SLSA verification summary v1 predicate type, the
