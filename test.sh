@@ -10,6 +10,20 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	export PATH="$PATH:/usr/local/go/bin"
 fi
 
+# cosign, pinned, as an independent verifier of the registry's attestations
+# (e2e TestProvenance). Built once into .tools/ (about 4 minutes; the Go
+# build cache makes later runs instant); its dependencies stay out of both
+# modules.
+COSIGN_VERSION=v3.1.3
+if [ -z "${COSIGN:-}" ]; then
+	export COSIGN="$PWD/.tools/cosign-$COSIGN_VERSION"
+	if [ ! -x "$COSIGN" ]; then
+		mkdir -p .tools
+		GOBIN="$PWD/.tools/bin-$COSIGN_VERSION" go install "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION"
+		mv "$PWD/.tools/bin-$COSIGN_VERSION/cosign" "$COSIGN"
+	fi
+fi
+
 status=0
 pkgs="$(go list ./...)"
 if [ -n "$pkgs" ]; then

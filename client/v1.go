@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/ai-model-registry/ai-model-registry/audit"
 	"github.com/ai-model-registry/ai-model-registry/lifecycle"
 )
 
@@ -174,4 +175,51 @@ func (c *Client) IntegrityStatus(ctx context.Context) (json.RawMessage, error) {
 func (c *Client) Lock(ctx context.Context) ([]byte, error) {
 	_, b, err := c.send(ctx, call{method: http.MethodGet, path: "/v1/lock", auth: true})
 	return b, err
+}
+
+// PolicyCheck dry-runs the registry's promotion policy against an
+// artifact with the evidence req carries (only name is required).
+func (c *Client) PolicyCheck(ctx context.Context, req lifecycle.PromoteRequest) (lifecycle.PolicyCheck, json.RawMessage, error) {
+	body, n, err := jsonBody(req)
+	if err != nil {
+		return lifecycle.PolicyCheck{}, nil, err
+	}
+	return do[lifecycle.PolicyCheck](ctx, c, call{method: http.MethodPost, path: "/v1/model/policy-check", auth: true, long: true,
+		body: body, size: n, contentType: "application/json"})
+}
+
+// Policy returns the promotion policy in force, as YAML.
+func (c *Client) Policy(ctx context.Context) ([]byte, error) {
+	_, b, err := c.send(ctx, call{method: http.MethodGet, path: "/v1/policy", auth: true})
+	return b, err
+}
+
+// Keys returns the public keys that verify the registry's attestations,
+// PEM, current first. No token is sent.
+func (c *Client) Keys(ctx context.Context) ([]byte, error) {
+	_, b, err := c.send(ctx, call{method: http.MethodGet, path: "/v1/keys"})
+	return b, err
+}
+
+// KeyRotation is the answer to a key rotation.
+type KeyRotation struct {
+	KeyID     string `json:"key_id"`
+	PublicKey string `json:"public_key"`
+}
+
+// RotateKey makes the registry sign with a new key from now on.
+func (c *Client) RotateKey(ctx context.Context) (KeyRotation, json.RawMessage, error) {
+	return do[KeyRotation](ctx, c, call{method: http.MethodPost, path: "/v1/keys/rotate", auth: true})
+}
+
+// AuditPage is one page of the audit log.
+type AuditPage struct {
+	Entries []audit.Entry `json:"entries"`
+	Next    uint64        `json:"next,omitempty"` // the from of the next page; 0 at the end
+}
+
+// Audit returns up to limit audit entries from sequence number from.
+func (c *Client) Audit(ctx context.Context, from uint64, limit int) (AuditPage, json.RawMessage, error) {
+	q := url.Values{"from": {strconv.FormatUint(from, 10)}, "limit": {strconv.Itoa(limit)}}
+	return do[AuditPage](ctx, c, call{method: http.MethodGet, path: "/v1/audit", query: q, auth: true})
 }

@@ -148,7 +148,15 @@ func startRegistry(t *testing.T, extraEnv ...string) *registry {
 	if err := os.Mkdir(r.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	r.env = append(os.Environ(), "BIND_ADDR="+r.Addr, "REGISTRY_DIR="+r.Dir, "SERVICE_TOKEN_PATH="+tokenPath)
+	// Most tests are about something other than the promotion policy: they
+	// get one that allows what the predecessor allowed (a one-step promote
+	// without scanner evidence). Policy tests pass their own POLICY_PATH
+	// (an empty one means the strict default).
+	policyPath := filepath.Join(tmp, "policy.yaml")
+	if err := os.WriteFile(policyPath, []byte("version: e2e-permissive\nallow_one_step_promote: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.env = append(os.Environ(), "BIND_ADDR="+r.Addr, "REGISTRY_DIR="+r.Dir, "SERVICE_TOKEN_PATH="+tokenPath, "POLICY_PATH="+policyPath)
 	r.env = append(r.env, extraEnv...)
 	t.Cleanup(func() {
 		r.Stop()

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -51,12 +53,17 @@ var openAPIRoutes = []string{
 	"POST /v1/model/promote",
 	"POST /v1/model/revoke",
 	"DELETE /v1/model/delete",
+	"POST /v1/model/policy-check",
+	"GET /v1/policy",
+	"GET /v1/keys",
+	"POST /v1/keys/rotate",
+	"GET /v1/audit",
 }
 
 // openAPIOpenRoutes need no token (registry/v1.go hands them to the
 // middleware as open); the verification routes answer anonymous callers
 // for trusted artifacts only.
-var openAPIOpenRoutes = []string{"GET /health", "GET /v1/model/path", "POST /v1/model/verify", "POST /v1/models/verify-all"}
+var openAPIOpenRoutes = []string{"GET /health", "GET /v1/model/path", "POST /v1/model/verify", "POST /v1/models/verify-all", "GET /v1/keys"}
 
 // openAPIUnexercised are documented statuses the conformance test cannot
 // provoke against the real binary: internal errors, storage without local
@@ -73,11 +80,15 @@ var openAPIUnexercised = map[string][]int{
 	"deleteModel":    {http.StatusConflict},
 	"verifyModel":    {http.StatusServiceUnavailable},
 	"verifyManifest": {http.StatusServiceUnavailable},
+	// The binary always has a signing key and an audit log.
+	"publicKeys": {http.StatusNotFound},
+	"rotateKey":  {http.StatusNotFound},
+	"auditLog":   {http.StatusNotFound},
 }
 
 // openAPINonJSON are the responses whose body is not JSON (route and
 // status → media type): the lock export is a file.
-var openAPINonJSON = map[string]string{"GET /v1/lock 200": "application/yaml"}
+var openAPINonJSON = map[string]string{"GET /v1/lock 200": "application/yaml", "GET /v1/policy 200": "application/yaml", "GET /v1/keys 200": "application/x-pem-file"}
 
 // openAPIVerification reports the routes whose 409 is a check's result,
 // not an Error.
@@ -136,7 +147,7 @@ func TestOpenAPIDocument(t *testing.T) {
 				if ct != "application/json" && !mt.Schema.Value.Type.Is("string") {
 					t.Errorf("%s %d: the %s body is a file: its schema must be a string", route, n, ct)
 				}
-				special := (n == 409 && openAPIVerification(path)) || (n == 503 && path == "/health")
+				special := (n == 409 && openAPIVerification(path)) || (n == 503 && path == "/health") || (n == 422 && path == "/v1/model/promote")
 				if n >= 400 && !special && mt.Schema.Ref != "#/components/schemas/Error" {
 					t.Errorf("%s %d: schema %q, want the Error shape", route, n, mt.Schema.Ref)
 				}
@@ -222,6 +233,9 @@ func newOAChecker(t *testing.T) *oaChecker {
 			openapi3filter.UnregisterBodyDecoder("application/yaml")
 		}
 	})
+	// The public keys are PEM text: take them as text once they parse.
+	openapi3filter.RegisterBodyDecoder("application/x-pem-file", oaPEMText)
+	t.Cleanup(func() { openapi3filter.UnregisterBodyDecoder("application/x-pem-file") })
 	return &oaChecker{t: t, doc: doc, router: router, seen: map[string]map[int]int{}}
 }
 
@@ -235,6 +249,17 @@ func oaYAMLText(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3
 	var v any
 	if err := yaml.Unmarshal(b, &v); err != nil {
 		return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}
+	}
+	return string(b), nil
+}
+
+func oaPEMText(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}
+	}
+	if blk, _ := pem.Decode(b); blk == nil || blk.Type != "PUBLIC KEY" {
+		return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: errors.New("not a PEM public key")}
 	}
 	return string(b), nil
 }
@@ -989,12 +1014,51 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.do(r, oaCall{Method: "GET", Path: "/health", Want: 200})
 	c.do(r, oaCall{Method: "GET", Path: "/v1/models", Auth: "basic", Want: 200})
 
+	// Policy, keys and the audit log.
+	c.do(r, oaCall{Method: "POST", Path: oaQuery("/v1/model/policy-check", "name", gName), Auth: "token", Want: 200})
+	c.do(r, oaCall{Method: "POST", Path: "/v1/model/policy-check", Auth: "token", Want: 200, ContentType: "application/json",
+		Body: oaJSON(t, map[string]any{"name": iName, "scan_results": map[string]string{"modelscan": "pass"}})})
+	c.do(r, oaCall{Method: "POST", Path: "/v1/model/policy-check", Auth: "token", Want: 400, BadRequest: true, ContentType: "application/json",
+		Body: oaJSON(t, map[string]any{"name": iName, "trusted": true})})
+	c.do(r, oaCall{Method: "POST", Path: oaQuery("/v1/model/policy-check", "name", unknown), Auth: "token", Want: 404})
+	c.do(r, oaCall{Method: "GET", Path: "/v1/policy", Auth: "token", Want: 200})
+	c.do(r, oaCall{Method: "GET", Path: "/v1/keys", Want: 200})
+	c.do(r, oaCall{Method: "POST", Path: "/v1/keys/rotate", Auth: "token", Want: 200})
+	var page struct {
+		Entries []struct{ Seq uint64 }
+		Next    uint64
+	}
+	c.do(r, oaCall{Method: "GET", Path: oaQuery("/v1/audit", "limit", "5"), Auth: "token", Want: 200}).JSON(t, &page)
+	if len(page.Entries) != 5 || page.Entries[0].Seq != 1 || page.Next != 6 {
+		t.Errorf("first audit page: %+v", page)
+	}
+	c.do(r, oaCall{Method: "GET", Path: oaQuery("/v1/audit", "from", "6"), Auth: "token", Want: 200})
+	c.do(r, oaCall{Method: "GET", Path: oaQuery("/v1/audit", "limit", "0"), Auth: "token", Want: 400, BadRequest: true})
+
+	// The default policy refuses a promotion without quarantine and
+	// scanner evidence: 422 with every unmet rule.
+	rp := startRegistry(t, "POLICY_PATH=")
+	v1PutImport(t, rp, "strict.gguf", gguf)
+	c.do(rp, oaCall{Method: "POST", Path: "/v1/model/acquire", Auth: "token", Want: 201, ContentType: "application/json",
+		Body: oaJSON(t, map[string]any{"name": "strict", "filename": "strict.gguf", "sha256": oaSHA(gguf)})})
+	var refusal struct {
+		Unmet []struct{ Rule string }
+	}
+	c.do(rp, oaCall{Method: "POST", Path: "/v1/model/promote", Auth: "token", Want: 422, ContentType: "application/json",
+		Body: oaJSON(t, map[string]any{"name": "strict", "sha256": oaSHA(gguf)})}).JSON(t, &refusal)
+	if len(refusal.Unmet) != 2 || refusal.Unmet[0].Rule != "require_quarantine" || refusal.Unmet[1].Rule != "min_passing_scanners" {
+		t.Errorf("policy refusal: %+v", refusal)
+	}
+
 	// Every route that needs the token: without one, and with a wrong one
 	// (Bearer and Basic).
-	secured := func(reg *registry, auth string, want int, bad bool) {
+	// half selects every other route (0 or 1), so that wrong tokens can be
+	// spread over registries below the failure limiter's threshold; -1
+	// sends them all.
+	securedHalf := func(reg *registry, auth string, want int, bad bool, half int) {
 		t.Helper()
 		body := oaJSON(t, map[string]any{"name": gName, "filename": "tiny.gguf", "sha256": oaSHA(gguf)})
-		for _, call := range []oaCall{
+		for n, call := range []oaCall{
 			{Method: "GET", Path: "/v1/models"},
 			{Method: "GET", Path: oaQuery("/v1/model", "name", gName)},
 			{Method: "GET", Path: oaQuery("/v1/model/history", "name", gName)},
@@ -1013,11 +1077,20 @@ func TestOpenAPIConformance(t *testing.T) {
 			{Method: "POST", Path: "/v1/model/promote", Body: body, ContentType: "application/json"},
 			{Method: "POST", Path: oaQuery("/v1/model/revoke", "name", gName)},
 			{Method: "DELETE", Path: oaQuery("/v1/model/delete", "name", gName)},
+			{Method: "POST", Path: oaQuery("/v1/model/policy-check", "name", gName)},
+			{Method: "GET", Path: "/v1/policy"},
+			{Method: "GET", Path: "/v1/keys"},
+			{Method: "POST", Path: "/v1/keys/rotate"},
+			{Method: "GET", Path: "/v1/audit"},
 		} {
+			if half >= 0 && n%2 != half {
+				continue
+			}
 			// The verification routes are open to anonymous callers (trusted
 			// artifacts only) and check a token only when one is sent; they
 			// are exercised on their own below.
-			open := call.Method == "POST" && (strings.HasPrefix(call.Path, "/v1/model/verify?") || strings.HasPrefix(call.Path, "/v1/models/verify-all"))
+			open := call.Method == "POST" && (strings.HasPrefix(call.Path, "/v1/model/verify?") || strings.HasPrefix(call.Path, "/v1/models/verify-all")) ||
+				call.Path == "/v1/keys"
 			if open && (auth == "" || want == 403) {
 				continue
 			}
@@ -1028,6 +1101,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			}
 		}
 	}
+	secured := func(reg *registry, auth string, want int, bad bool) { securedHalf(reg, auth, want, bad, -1) }
 	secured(r, "", 401, true)
 	if s := state(gName); s != "revoked" {
 		t.Errorf("%s is %s after refused requests, want revoked (unchanged)", gName, s)
@@ -1044,10 +1118,16 @@ func TestOpenAPIConformance(t *testing.T) {
 	// Wrong credentials (Bearer and Basic) are refused everywhere, on a
 	// registry of their own: after 20 failures in a minute from one address
 	// each further one is answered late, with 429 and Retry-After.
+	for _, auth := range []string{"wrong", "wrong-basic"} {
+		for half := range 2 {
+			securedHalf(startRegistry(t), auth, 401, false, half)
+		}
+	}
 	rw := startRegistry(t)
-	c.do(rw, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName), Auth: "wrong", Want: 401})
-	c.do(rw, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName), Auth: "wrong-basic", Want: 401})
-	secured(rw, "wrong", 401, false)
+	for range 10 {
+		c.do(rw, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName), Auth: "wrong", Want: 401})
+		c.do(rw, oaCall{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName), Auth: "wrong-basic", Want: 401})
+	}
 	secured(rw, "wrong-basic", 429, false)
 	for _, call := range []oaCall{
 		{Method: "GET", Path: oaQuery("/v1/model/path", "name", gName)},

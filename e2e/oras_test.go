@@ -209,16 +209,20 @@ func TestOras(t *testing.T) {
 	pull("anonymously, once trusted", anonymous)
 	var d orasDiscover
 	decodeJSON(t, anonymous("discover", "--format", "json", "--distribution-spec", "v1.1-referrers-api", ref), &d)
-	found, records := map[string]string{}, 0
+	found, records, attestations := map[string]string{}, 0, 0
 	for _, rf := range d.Referrers {
-		if rf.ArtifactType == lcRecordType {
+		switch rf.ArtifactType {
+		case lcRecordType:
 			records++
-		} else {
+		case "application/vnd.dev.sigstore.bundle.v0.3+json":
+			attestations++
+		default:
 			found[rf.Digest] = rf.ArtifactType
 		}
 	}
-	if found[sig] != signatureType || found[sbom] != sbomType || len(found) != 2 || records != 3 {
-		t.Errorf("anonymous oras discover of the trusted artifact: %v and %d records; want %s, %s and 3 records (acquire, quarantine, promote)", found, records, sig, sbom)
+	if found[sig] != signatureType || found[sbom] != sbomType || len(found) != 2 || records != 3 || attestations != 1 {
+		t.Errorf("anonymous oras discover of the trusted artifact: %v, %d records and %d attestations; want %s, %s, 3 records (acquire, quarantine, promote) and the promotion attestation",
+			found, records, attestations, sig, sbom)
 	}
 	if tags := strings.Fields(anonymous("repo", "tags", r.Ref("models/demo"))); !slices.Equal(tags, []string{"v1"}) {
 		t.Errorf("anonymous oras repo tags models/demo: %q, want [v1]", tags)

@@ -209,6 +209,8 @@ func (s *Service) Acquire(ctx context.Context, req AcquireRequest, body io.Reade
 	s.enqueueTensors(ref{repo, m.Digest})
 	s.log.Info("lifecycle transition", "name", req.Name, "repository", repo, "digest", m.Digest, "action", Acquire,
 		"from", "", "to", Acquired, "record", rm.Digest, "who", CallerFrom(ctx).Who, "reason", req.Reason)
+	s.observe(ctx, Transition{Name: req.Name, Repository: repo, Digest: m.Digest, Action: Acquire, To: Acquired,
+		Record: rm.Digest, Who: CallerFrom(ctx).Who, Reason: req.Reason})
 	return s.Get(ctx, req.Name)
 }
 

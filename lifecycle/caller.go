@@ -1,6 +1,10 @@
 package lifecycle
 
-import "context"
+import (
+	"context"
+
+	"github.com/opencontainers/go-digest"
+)
 
 // Caller is who makes a request: the HTTP layer's auth middleware attaches
 // it to the request context.
@@ -30,3 +34,16 @@ func CallerFrom(ctx context.Context) Caller {
 
 // System is the caller for transitions the registry makes itself.
 var System = Caller{Authenticated: true, Who: "system"}
+
+// Transition is one committed lifecycle transition, as the audit log
+// records it.
+type Transition struct {
+	Name       string
+	Repository string
+	Digest     digest.Digest // the artifact's manifest
+	Action     Action
+	From, To   State
+	Record     digest.Digest
+	Who        string
+	Reason     string
+}

@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	"slices"
+
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ai-model-registry/ai-model-registry/storage"
@@ -29,40 +31,48 @@ func stateOf(v storage.View, d digest.Digest) State {
 // manifest d: it is trusted, or listed by a servable index, or it refers to
 // a trusted artifact (its signatures and transition records).
 func ServableManifest(v storage.View, d digest.Digest) bool {
-	return servable(v, d, 0)
+	_, ok := trustedRoot(v, d, 0)
+	return ok
 }
 
-func servable(v storage.View, d digest.Digest, depth int) bool {
+// trustedRoot finds the trusted artifact that makes manifest d servable.
+func trustedRoot(v storage.View, d digest.Digest, depth int) (digest.Digest, bool) {
 	if depth > maxGateDepth {
-		return false
+		return "", false
 	}
 	m, ok := v.Manifest(d)
 	if !ok {
-		return false
+		return "", false
 	}
 	if stateOf(v, d) == Trusted && !registryMade(m) {
-		return true
+		return d, true
 	}
 	if m.Subject != nil && stateOf(v, m.Subject.Digest) == Trusted {
 		if s, ok := v.Manifest(m.Subject.Digest); ok && !registryMade(s) {
-			return true
+			return m.Subject.Digest, true
 		}
 	}
 	for _, u := range v.Users(d) {
-		if servable(v, u, depth+1) {
-			return true
+		if root, ok := trustedRoot(v, u, depth+1); ok {
+			return root, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // ServableBlob reports whether an anonymous caller may read blob d: a
 // servable manifest uses it.
 func ServableBlob(v storage.View, d digest.Digest) bool {
+	return len(blobRoots(v, d)) > 0
+}
+
+// blobRoots lists the trusted artifacts that make blob d servable.
+func blobRoots(v storage.View, d digest.Digest) []digest.Digest {
+	var out []digest.Digest
 	for _, u := range v.Users(d) {
-		if servable(v, u, 0) {
-			return true
+		if root, ok := trustedRoot(v, u, 0); ok && !slices.Contains(out, root) {
+			out = append(out, root)
 		}
 	}
-	return false
+	return out
 }

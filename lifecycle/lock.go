@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -75,7 +76,7 @@ func (s *Service) applyEntry(ctx context.Context, e lockfile.Entry, source strin
 			}
 			return o
 		}
-		if _, err := s.transition(ctx, r, action, lockReason(source, why), nil); err != nil {
+		if _, err := s.transition(ctx, r, action, lockReason(source, why), nil, nil); err != nil {
 			o.Action, o.Detail = "mismatch", err.Error()
 			return o
 		}
@@ -119,7 +120,7 @@ func (s *Service) applyEntry(ctx context.Context, e lockfile.Entry, source strin
 		o.Action, o.Detail = "unchanged", fmt.Sprintf("%s at runtime; the lock does not undo that", a.State)
 		return o
 	}
-	if err := s.promoteVerified(ctx, r, a, lockReason(source, "trusted by the lock"), lockEvidence(e)); err != nil {
+	if err := s.promoteVerified(ctx, r, a, lockReason(source, "trusted by the lock"), lockEvidence(e), lockFacts(e, source)); err != nil {
 		o.Action, o.Detail = "mismatch", err.Error()
 		return o
 	}
@@ -149,7 +150,7 @@ func (s *Service) importEntry(ctx context.Context, e lockfile.Entry, source stri
 	if err == nil {
 		var a Artifact
 		if a, err = s.Get(ctx, e.Name); err == nil {
-			err = s.promoteVerified(ctx, r, a, lockReason(source, "trusted by the lock"), lockEvidence(e))
+			err = s.promoteVerified(ctx, r, a, lockReason(source, "trusted by the lock"), lockEvidence(e), lockFacts(e, source))
 		}
 	}
 	if err != nil {
@@ -167,8 +168,20 @@ func lockEvidence(e lockfile.Entry) *Evidence {
 	return &Evidence{ScanResults: e.ScanResults, ScannerVersions: e.ScannerVersions, PolicyVersion: e.PolicyVersion, SourceRevision: e.SourceRevision}
 }
 
+// lockFacts is what the attestation of a promotion the lock made says: the
+// lock decided, not the promotion policy (the lock is operator
+// configuration on the registry's disk, as the policy file is).
+func lockFacts(e lockfile.Entry, source string) *promotionFacts {
+	version := e.PolicyVersion
+	if version == "" {
+		version = "lock"
+	}
+	return &promotionFacts{decision: decisionRef{uri: "lockfile:" + filepath.Base(source), version: version},
+		scanResults: e.ScanResults, scanVersions: e.ScannerVersions, source: e.Source, sourceRevision: e.SourceRevision}
+}
+
 // promoteVerified re-hashes an artifact and promotes it.
-func (s *Service) promoteVerified(ctx context.Context, r ref, a Artifact, reason string, ev *Evidence) error {
+func (s *Service) promoteVerified(ctx context.Context, r ref, a Artifact, reason string, ev *Evidence, facts *promotionFacts) error {
 	if err := s.refuseBlocked(a); err != nil {
 		return err
 	}
@@ -179,7 +192,7 @@ func (s *Service) promoteVerified(ctx context.Context, r ref, a Artifact, reason
 	if bad != nil {
 		return errorf(KindConflict, "hash verification failed: %v", bad)
 	}
-	_, err = s.transition(ctx, r, Promote, reason, ev)
+	_, err = s.transition(ctx, r, Promote, reason, ev, facts)
 	return err
 }
 

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ai-model-registry/ai-model-registry/oci"
+	"github.com/ai-model-registry/ai-model-registry/policy"
 	"github.com/ai-model-registry/ai-model-registry/storage"
 )
 
@@ -104,15 +107,23 @@ func (r *PromoteRequest) evidence() *Evidence {
 
 // Promote makes an artifact trusted. It re-hashes every stored blob of the
 // artifact first (no lock is held meanwhile) and refuses a mismatch (409);
-// the request's sha256 must match the named file (or the primary one). A
-// name that was never acquired is acquired from the import directory and
-// promoted, recording both transitions.
+// the request's sha256 must match the named file (or the primary one).
+// Then the policy decides (a refusal is a *PolicyError listing every unmet
+// rule, and records nothing); an allowed promotion is recorded together
+// with its signed attestation. A name that was never acquired is acquired
+// from the import directory and promoted, recording both transitions, when
+// the policy allows one-step promotions.
 func (s *Service) Promote(ctx context.Context, req PromoteRequest) (Artifact, error) {
 	if err := req.validate(); err != nil {
 		return Artifact{}, err
 	}
 	r, err := s.resolve(ctx, req.Name)
+	oneStep := false
 	if KindOf(err) == KindNotFound && req.file() != "" {
+		if err := s.checkOneStep(req); err != nil {
+			return Artifact{}, err
+		}
+		oneStep = true
 		filename := req.Filename
 		if filename == "" {
 			filename = req.file()
@@ -149,10 +160,59 @@ func (s *Service) Promote(ctx context.Context, req PromoteRequest) (Artifact, er
 		}
 		return Artifact{}, errorf(KindConflict, "hash verification failed: %v", bad)
 	}
-	if _, err := s.transition(ctx, r, Promote, req.Reason, req.evidence()); err != nil {
+	ev, facts, err := s.decide(ctx, r, req, oneStep)
+	if err != nil {
+		return Artifact{}, err
+	}
+	if _, err := s.transition(ctx, r, Promote, req.Reason, ev, facts); err != nil {
 		return Artifact{}, err
 	}
 	return s.Get(ctx, req.Name)
+}
+
+// decide asks the policy about promoting r, whose bytes were just
+// verified, and returns what the promote record and its attestation say.
+func (s *Service) decide(ctx context.Context, r ref, req PromoteRequest, oneStep bool) (*Evidence, *promotionFacts, error) {
+	in, f, err := s.policyInput(ctx, r, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	in.OneStep, in.HashVerified = oneStep, true
+	dec := s.policy.Evaluate(in)
+	if !dec.Allowed && in.TensorManifestApplies && !in.TensorManifest && slices.ContainsFunc(dec.Unmet, func(u policy.Unmet) bool { return u.Rule == "require_tensor_manifest" }) {
+		// Not computed yet (it is made in the background on arrival):
+		// make it now rather than refuse.
+		if err := s.computeTensors(ctx, r); err != nil {
+			return nil, nil, fmt.Errorf("compute the per-tensor manifest the policy requires: %w", err)
+		}
+		if in, f, err = s.policyInput(ctx, r, req); err != nil {
+			return nil, nil, err
+		}
+		in.OneStep, in.HashVerified = oneStep, true
+		dec = s.policy.Evaluate(in)
+	}
+	if !dec.Allowed {
+		return nil, nil, &PolicyError{Name: req.Name, Decision: dec}
+	}
+	ev := req.evidence()
+	ev.ScanResults, ev.ScannerVersions, ev.PolicyVersion = nonEmpty(in.ScanResults), nonEmpty(in.ScannerVersions), dec.PolicyVersion
+	facts := &promotionFacts{
+		decision:       decisionRef{uri: policyURI(s.policy), version: dec.PolicyVersion, digest: dec.PolicyDigest},
+		inputs:         f.inputs,
+		scanResults:    ev.ScanResults,
+		scanVersions:   ev.ScannerVersions,
+		tensorManifest: f.tensorManifest,
+		source:         f.source,
+		sourceRevision: f.sourceRevision,
+	}
+	return ev, facts, nil
+}
+
+func nonEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // matchFile checks that the file the promotion names is the artifact's.
@@ -328,4 +388,13 @@ feed:
 		firstErr = ctx.Err()
 	}
 	return faults, total, firstErr
+}
+
+// policyURI names the policy in attestations: where it was read from, or
+// for a policy given as bytes, its version.
+func policyURI(p *policy.Policy) string {
+	if u := p.URI(); u != "" {
+		return u
+	}
+	return "urn:ai-model-registry:policy:" + url.PathEscape(p.Version())
 }

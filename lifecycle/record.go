@@ -128,7 +128,9 @@ const vendorTypes = "application/vnd.aimr."
 
 // registryMade reports manifests the registry wrote about an artifact
 // (records, tensor manifests): born trusted, never artifacts themselves.
-func registryMade(m storage.Manifest) bool { return strings.HasPrefix(m.ArtifactType, vendorTypes) }
+func registryMade(m storage.Manifest) bool {
+	return strings.HasPrefix(m.ArtifactType, vendorTypes) || m.Annotations[annMadeBy] == madeByRegistry
+}
 
 // ParseRecord reads a record back from a stored manifest.
 func ParseRecord(m storage.Manifest) (Record, error) {

@@ -22,6 +22,8 @@ import (
 
 	"github.com/ai-model-registry/ai-model-registry/modelformat"
 	"github.com/ai-model-registry/ai-model-registry/oci"
+	"github.com/ai-model-registry/ai-model-registry/policy"
+	"github.com/ai-model-registry/ai-model-registry/provenance"
 	"github.com/ai-model-registry/ai-model-registry/storage"
 	"github.com/ai-model-registry/ai-model-registry/tensormanifest"
 )
@@ -68,8 +70,23 @@ type Config struct {
 	// disables it); IntegrityResultPath is where its result is written.
 	IntegrityInterval   time.Duration
 	IntegrityResultPath string
-	Logger              *slog.Logger
-	Now                 func() time.Time
+	// Policy decides promotions; nil means policy.Default (strict).
+	Policy *policy.Policy
+	// Keys signs promotion attestations and verifies them; nil disables
+	// attestations (then RequireProvenance must be off).
+	Keys *provenance.Keyring
+	// RequireProvenance: a trusted artifact is served to runtimes only
+	// with a promotion attestation that verifies with Keys.
+	RequireProvenance bool
+	// VerifierID and Version name this registry in attestations (the
+	// VSA's verifier.id and verifier.version).
+	VerifierID string
+	Version    string
+	// OnTransition, when set, is called after every committed transition,
+	// before the call that made it returns (the audit log).
+	OnTransition func(ctx context.Context, t Transition)
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Service performs lifecycle transitions and answers the /v1 model API.
@@ -84,6 +101,14 @@ type Service struct {
 	names   map[string]ref    // /v1 names of artifacts created through /v1
 	pending map[string]bool   // names being acquired right now
 	blocked map[string]string // names and "sha256:<hex>" the lock blocks, with the reason
+
+	policy            *policy.Policy
+	keys              *provenance.Keyring
+	requireProvenance bool
+	verifierID        string
+	version           string
+	provCache         provenanceCache
+	onTransition      func(ctx context.Context, t Transition)
 
 	hash      *hasher
 	integrity integrity
@@ -126,6 +151,20 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{store: cfg.Store, files: cfg.Files, importDir: cfg.ImportDir, log: cfg.Logger, now: cfg.Now,
 		names: map[string]ref{}, pending: map[string]bool{}, blocked: map[string]string{}, hash: newHasher(cfg.HashWorkers), tensors: make(chan ref, tensorQueue)}
+	if cfg.Policy == nil {
+		cfg.Policy = policy.Default()
+	}
+	if cfg.RequireProvenance && cfg.Keys == nil {
+		return nil, errors.New("lifecycle: signed provenance is required but there is no signing key")
+	}
+	if cfg.VerifierID == "" {
+		cfg.VerifierID = "https://ai-model-registry.dev/registry"
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	s.policy, s.keys, s.requireProvenance, s.verifierID, s.version = cfg.Policy, cfg.Keys, cfg.RequireProvenance, cfg.VerifierID, cfg.Version
+	s.onTransition = cfg.OnTransition
 	s.integrity.init(cfg.IntegrityInterval, cfg.IntegrityResultPath)
 	repos, err := s.store.Repositories(ctx, "", -1)
 	if err != nil {

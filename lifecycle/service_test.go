@@ -22,6 +22,8 @@ import (
 	"github.com/ai-model-registry/ai-model-registry/lifecycle"
 	"github.com/ai-model-registry/ai-model-registry/oci"
 	"github.com/ai-model-registry/ai-model-registry/ocilayout"
+	"github.com/ai-model-registry/ai-model-registry/policy"
+	"github.com/ai-model-registry/ai-model-registry/provenance"
 	"github.com/ai-model-registry/ai-model-registry/storage"
 )
 
@@ -31,14 +33,44 @@ type env struct {
 	store *ocilayout.Store
 	svc   *lifecycle.Service
 	ctx   context.Context
+	keys  *provenance.Keyring // kept across restarts, as the key file is
+	pol   *policy.Policy      // nil: permissivePolicy
+	lax   bool                // signed provenance not required
+}
+
+// permissivePolicy allows what the predecessor allowed (one-step promotes
+// without scanners), so that tests of other behaviour can promote; the
+// policy gate has its own tests.
+func permissivePolicy(t testing.TB) *policy.Policy {
+	t.Helper()
+	p, err := policy.Parse([]byte("version: permissive-test\nallow_one_step_promote: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func testKeys(t testing.TB) *provenance.Keyring {
+	t.Helper()
+	k, err := provenance.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return provenance.NewKeyring(k)
 }
 
 var operator = lifecycle.Caller{Authenticated: true, Who: "token:test"}
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, &env{t: t})
+}
+
+// newEnvWith opens a registry configured as e says (pol, lax).
+func newEnvWith(t *testing.T, e *env) *env {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "reg")
-	e := &env{t: t, dir: dir, ctx: lifecycle.WithCaller(context.Background(), operator)}
+	e.dir, e.ctx = dir, lifecycle.WithCaller(context.Background(), operator)
 	e.open()
 	t.Cleanup(func() {
 		_ = e.store.Close()
@@ -65,7 +97,14 @@ func (e *env) open() {
 	if err := os.MkdirAll(filepath.Join(e.dir, "import"), 0o750); err != nil {
 		e.t.Fatal(err)
 	}
-	e.svc, err = lifecycle.New(context.Background(), lifecycle.Config{Store: e.store, Files: e.store, ImportDir: filepath.Join(e.dir, "import"), Logger: log})
+	if e.keys == nil {
+		e.keys = testKeys(e.t)
+	}
+	if e.pol == nil {
+		e.pol = permissivePolicy(e.t)
+	}
+	e.svc, err = lifecycle.New(context.Background(), lifecycle.Config{Store: e.store, Files: e.store, ImportDir: filepath.Join(e.dir, "import"), Logger: log,
+		Policy: e.pol, Keys: e.keys, RequireProvenance: !e.lax})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -384,8 +423,11 @@ func TestGatedV2(t *testing.T) {
 		rc.Close()
 	}
 	refs, err := g.Referrers(anon, "demo/tiny", m.Digest)
-	if err != nil || len(refs) != 2 { // acquire and promote records
+	if err != nil || len(refs) != 3 { // acquire and promote records, the promotion attestation
 		t.Fatalf("anonymous referrers of a trusted artifact: %d %v", len(refs), err)
+	}
+	if n := countType(refs, provenance.ArtifactType); n != 1 {
+		t.Fatalf("%d promotion attestations among the referrers, want 1: %+v", n, refs)
 	}
 	// The tag of a trusted artifact cannot move or go.
 	other := gguf(8)
@@ -425,4 +467,14 @@ func recordLike(t *testing.T, m *oci.Manifest) *oci.Manifest {
 		t.Fatal(err)
 	}
 	return f
+}
+
+func countType(descs []ocispec.Descriptor, artifactType string) int {
+	n := 0
+	for _, d := range descs {
+		if d.ArtifactType == artifactType {
+			n++
+		}
+	}
+	return n
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ai-model-registry/ai-model-registry/oci"
 	"github.com/ai-model-registry/ai-model-registry/storage"
@@ -33,19 +35,31 @@ type plannedTransition struct {
 	unlink   []digest.Digest // for delete: layer blobs no other live artifact uses
 	runtime  map[string]digest.Digest
 	artifact Artifact
+	at       time.Time          // the record's time
+	who      string             // the record's who
+	subject  ocispec.Descriptor // the artifact's manifest
 }
 
 // transition moves the artifact at r by action and returns what happened.
 // It is atomic and durable: the record and the cached state land in one
 // storage transaction, which fails if the history moved meanwhile (then it
 // retries once from a fresh view). Nothing is held across I/O.
-func (s *Service) transition(ctx context.Context, r ref, action Action, reason string, ev *Evidence) (plannedTransition, error) {
+//
+// A promotion (facts set) also stores its signed attestation, in the same
+// transaction as its record.
+func (s *Service) transition(ctx context.Context, r ref, action Action, reason string, ev *Evidence, facts *promotionFacts) (plannedTransition, error) {
 	var p plannedTransition
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
 		p, err = s.plan(ctx, r, action, reason, ev)
 		if err != nil || p.noop {
 			return p, err
+		}
+		var att *attachment
+		if p.to == Trusted {
+			if att, err = s.attest(ctx, r, p, facts); err != nil {
+				return p, err
+			}
 		}
 		if p.from == Trusted && p.to != Trusted && s.files != nil {
 			// Take the runtime directory away first: its hard links
@@ -56,7 +70,7 @@ func (s *Service) transition(ctx context.Context, r ref, action Action, reason s
 				return p, err
 			}
 		}
-		err = s.commitTransition(ctx, r, p)
+		err = s.commitTransition(ctx, r, p, att)
 		if !errors.Is(err, errChanged) {
 			break
 		}
@@ -80,7 +94,7 @@ func (s *Service) plan(ctx context.Context, r ref, action Action, reason string,
 			return errNotFound()
 		}
 		m, _ := v.Manifest(r.digest)
-		p.name, p.artifact, p.head = a.Name, a, h.Head()
+		p.name, p.artifact, p.head, p.subject = a.Name, a, h.Head(), m.Descriptor
 		p.from = h.State()
 		if p.from == "" {
 			p.from = Acquired
@@ -97,6 +111,7 @@ func (s *Service) plan(ctx context.Context, r ref, action Action, reason string,
 		if len(h.Records) == 0 { // cannot happen after New's rebuild; keep the chain valid anyway
 			return errorf(KindConflict, "artifact %q has no acquisition record; restart the registry to repair it", a.Name)
 		}
+		p.at, p.who = rec.At, rec.Who
 		if p.record, err = rec.Manifest(m.Descriptor); err != nil {
 			return err
 		}
@@ -138,7 +153,7 @@ func droppable(v storage.View, d digest.Digest, m storage.Manifest) []digest.Dig
 	return out
 }
 
-func (s *Service) commitTransition(ctx context.Context, r ref, p plannedTransition) error {
+func (s *Service) commitTransition(ctx context.Context, r ref, p plannedTransition, att *attachment) error {
 	tx := storage.Txn{
 		Put:    []*oci.Manifest{p.record},
 		Blobs:  [][]byte{emptyJSON.Data},
@@ -160,6 +175,11 @@ func (s *Service) commitTransition(ctx context.Context, r ref, p plannedTransiti
 			return nil
 		},
 	}
+	if att != nil {
+		tx.Put = append(tx.Put, att.manifest)
+		tx.Blobs = append(tx.Blobs, att.blobs...)
+		tx.Meta[att.manifest.Digest] = recordMeta()
+	}
 	err := s.store.Read(ctx, r.repo, func(v storage.View) error {
 		m, ok := v.Manifest(r.digest)
 		if !ok {
@@ -177,6 +197,15 @@ func (s *Service) commitTransition(ctx context.Context, r ref, p plannedTransiti
 func (s *Service) logTransition(ctx context.Context, r ref, p plannedTransition, action Action, reason string) {
 	s.log.Info("lifecycle transition", "name", p.name, "repository", r.repo, "digest", r.digest, "action", action,
 		"from", p.from, "to", p.to, "record", p.record.Digest, "who", CallerFrom(ctx).Who, "reason", reason)
+	s.observe(ctx, Transition{Name: p.name, Repository: r.repo, Digest: r.digest, Action: action, From: p.from, To: p.to,
+		Record: p.record.Digest, Who: CallerFrom(ctx).Who, Reason: reason})
+}
+
+// observe hands a committed transition to OnTransition.
+func (s *Service) observe(ctx context.Context, t Transition) {
+	if s.onTransition != nil {
+		s.onTransition(ctx, t)
+	}
 }
 
 // afterTransition keeps the runtime directory in step with trust: it exists
@@ -198,7 +227,7 @@ func (s *Service) simple(ctx context.Context, name string, action Action, reason
 	if err != nil {
 		return Result{}, err
 	}
-	p, err := s.transition(ctx, r, action, reason, nil)
+	p, err := s.transition(ctx, r, action, reason, nil, nil)
 	if err != nil {
 		return Result{}, err
 	}
@@ -236,7 +265,7 @@ func (s *Service) IntegrityFailure(ctx context.Context, name, reason string) (St
 }
 
 func (s *Service) integrityFailure(ctx context.Context, r ref, reason string) (State, error) {
-	p, err := s.transition(WithCaller(ctx, System), r, IntegrityFailure, reason, nil)
+	p, err := s.transition(WithCaller(ctx, System), r, IntegrityFailure, reason, nil, nil)
 	if err != nil {
 		return "", err
 	}

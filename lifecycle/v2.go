@@ -64,13 +64,16 @@ func hiddenBlob(string, digest.Digest) error { return errHidden() }
 
 // servableRef checks an anonymous read of a manifest reference.
 func (g *Gated) servableRef(ctx context.Context, repo string, ref oci.Reference) error {
+	var root digest.Digest
 	ok := false
 	err := g.Backend.Read(ctx, repo, func(v storage.View) error {
 		d := ref.Digest
 		if ref.Tag != "" {
 			d, _ = v.Tag(ref.Tag)
 		}
-		ok = d != "" && ServableManifest(v, d)
+		if d != "" {
+			root, ok = trustedRoot(v, d, 0)
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, oci.ErrNameUnknown) {
@@ -79,22 +82,39 @@ func (g *Gated) servableRef(ctx context.Context, repo string, ref oci.Reference)
 	if !ok {
 		return hidden(repo, ref)
 	}
-	return nil
+	return g.attested(ctx, repo, []digest.Digest{root})
 }
 
 func (g *Gated) servableBlob(ctx context.Context, repo string, d digest.Digest) error {
-	ok := false
+	var roots []digest.Digest
 	err := g.Backend.Read(ctx, repo, func(v storage.View) error {
-		ok = ServableBlob(v, d)
+		roots = blobRoots(v, d)
 		return nil
 	})
 	if err != nil && !errors.Is(err, oci.ErrNameUnknown) {
 		return err
 	}
-	if !ok {
+	if len(roots) == 0 {
 		return hiddenBlob(repo, d)
 	}
-	return nil
+	return g.attested(ctx, repo, roots)
+}
+
+// attested passes when signed provenance is not required, or when one of
+// the trusted artifacts that make something servable has a promotion
+// attestation that verifies.
+func (g *Gated) attested(ctx context.Context, repo string, roots []digest.Digest) error {
+	var first error
+	for _, root := range roots {
+		err := g.svc.servableProvenance(ctx, ref{repo, root})
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return oci.Errorf(oci.CodeDenied, "%s", first.Error())
 }
 
 // ResolveManifest gates anonymous reads.
@@ -280,6 +300,8 @@ func (g *Gated) PutManifest(ctx context.Context, repo string, m *oci.Manifest, t
 	if err == nil {
 		g.svc.log.Info("lifecycle transition", "name", repo+"@"+m.Digest.String(), "repository", repo, "digest", m.Digest,
 			"action", Acquire, "from", "", "to", Acquired, "record", rm.Digest, "who", rec.Who, "reason", rec.Reason)
+		g.svc.observe(ctx, Transition{Name: repo + "@" + m.Digest.String(), Repository: repo, Digest: m.Digest, Action: Acquire, To: Acquired,
+			Record: rm.Digest, Who: rec.Who, Reason: rec.Reason})
 		if m.Subject == nil {
 			g.svc.enqueueTensors(ref{repo, m.Digest})
 		}

@@ -23,6 +23,10 @@ type VerifyResult struct {
 	Error     string  `json:"error,omitempty"`
 	Reason    string  `json:"reason,omitempty"`
 	SafeToUse string  `json:"safe_to_use,omitempty"`
+	// Provenance is the promotion attestation's check, for trusted
+	// artifacts: when it is required and does not verify, safe_to_use is
+	// "false" although the bytes verified.
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // Verify re-hashes every blob of an artifact. A mismatch or a missing blob
@@ -92,11 +96,15 @@ func (s *Service) verify(ctx context.Context, r ref, a Artifact) (VerifyResult, 
 // artifact whose bytes no longer match.
 func (s *Service) judge(ctx context.Context, r ref, a Artifact, bad *blobFault) VerifyResult {
 	if bad == nil {
-		safe := "false"
+		res := VerifyResult{Status: "verified", Name: a.Name, SHA256: a.SHA256, State: a.State, SafeToUse: "false"}
 		if a.State == Trusted {
-			safe = "true"
+			p := s.provenance(ctx, r)
+			res.Provenance = &p
+			if p.Status == ProvenanceVerified || !p.Required {
+				res.SafeToUse = "true"
+			}
 		}
-		return VerifyResult{Status: "verified", Name: a.Name, SHA256: a.SHA256, State: a.State, SafeToUse: safe}
+		return res
 	}
 	if a.State == Trusted {
 		if _, err := s.integrityFailure(context.WithoutCancel(ctx), r, "verification failed: "+bad.Error()); err != nil {
@@ -264,6 +272,9 @@ func (s *Service) Path(ctx context.Context, name string) (PathInfo, error) {
 		return nil
 	})
 	if err != nil {
+		return PathInfo{}, err
+	}
+	if err := s.servableProvenance(ctx, r); err != nil {
 		return PathInfo{}, err
 	}
 	if primary.digest == "" {

@@ -40,6 +40,7 @@ func (h *Handler) ociError(c echo.Context, err error) error {
 	if c.Response().Committed {
 		return nil
 	}
+	noteDetail(c, oe.Message)
 	if oe.Status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`", charset="UTF-8"`)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/ai-model-registry/ai-model-registry/oci"
+	"github.com/ai-model-registry/ai-model-registry/provenance"
 )
 
 // Config configures the HTTP layer.
@@ -25,7 +26,12 @@ type Config struct {
 	IntegrityResultPath string
 	IntegrityInterval   time.Duration
 	Auth                *Auth
-	Logger              *slog.Logger
+	// Keys are the registry's attestation keys, served at /v1/keys;
+	// nil when it has none.
+	Keys *provenance.Keyring
+	// Auditor records every mutating request; nil: no audit log.
+	Auditor *Auditor
+	Logger  *slog.Logger
 	// IdleTimeout bounds how long a blob transfer may make no progress
 	// before the connection is dropped (default 60s). Transfers that keep
 	// moving are never cut off, whatever their size.
@@ -41,6 +47,8 @@ type Handler struct {
 	integrityPath     string
 	integrityInterval time.Duration
 	auth              *Auth
+	keyring           *provenance.Keyring
+	auditor           *Auditor
 	log               *slog.Logger
 	idle              time.Duration
 	reqTime           time.Duration
@@ -64,7 +72,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 60 * time.Second
 	}
-	h := &Handler{backend: cfg.Backend, models: cfg.Models, integrityPath: cfg.IntegrityResultPath, integrityInterval: cfg.IntegrityInterval, auth: cfg.Auth,
+	h := &Handler{backend: cfg.Backend, models: cfg.Models, integrityPath: cfg.IntegrityResultPath, integrityInterval: cfg.IntegrityInterval, auth: cfg.Auth, keyring: cfg.Keys, auditor: cfg.Auditor,
 		log: cfg.Logger, idle: cfg.IdleTimeout, reqTime: cfg.RequestTimeout}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -84,7 +92,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.models != nil {
 		h.routesV1(e)
 	}
-	v2 := e.Group("/v2", cfg.Auth.middleware(h), distributionHeader)
+	v2 := e.Group("/v2", h.auditor.middleware(v2Action), cfg.Auth.middleware(h), distributionHeader)
 	v2.Any("", h.dispatch)
 	v2.Any("/", h.dispatch)
 	v2.Any("/*", h.dispatch)

@@ -41,6 +41,7 @@ type Models interface {
 	JobStatus(id string) (lifecycle.Job, error)
 	VerifyManifest(ctx context.Context, name string) (lifecycle.ManifestCheck, error)
 	ExportLock(ctx context.Context) ([]byte, error)
+	Trust
 }
 
 // maxJSONBody caps every /v1 JSON request body.
@@ -66,11 +67,16 @@ func (h *Handler) routesV1(e *echo.Echo) {
 	g.GET("/jobs/:id", h.job, a.v1(h, permRead))
 	g.GET("/lock", h.exportLock, a.v1(h, permRead))
 	g.POST("/model/verify-manifest", h.verifyManifest, a.v1(h, permRead), h.longRunning)
-	g.POST("/model/acquire", h.acquire, a.v1(h, permPush), h.longRunning)
-	g.POST("/model/quarantine", h.quarantine, a.v1(h, permPromote))
-	g.POST("/model/promote", h.promote, a.v1(h, permPromote), h.longRunning)
-	g.POST("/model/revoke", h.revoke, a.v1(h, permPromote))
-	g.DELETE("/model/delete", h.deleteModel, a.v1(h, permAdmin))
+	// Mutations are audited, refused ones included: the audit middleware
+	// comes before the credential check.
+	au := h.auditor
+	g.POST("/model/acquire", h.acquire, au.middleware(v1Action("acquire")), a.v1(h, permPush), h.longRunning)
+	g.POST("/model/quarantine", h.quarantine, au.middleware(v1Action("quarantine")), a.v1(h, permPromote))
+	g.POST("/model/promote", h.promote, au.middleware(v1Action("promote")), a.v1(h, permPromote), h.longRunning)
+	g.POST("/model/revoke", h.revoke, au.middleware(v1Action("revoke")), a.v1(h, permPromote))
+	g.DELETE("/model/delete", h.deleteModel, au.middleware(v1Action("delete")), a.v1(h, permAdmin))
+	g.GET("/audit", h.auditPage, a.v1(h, permAdmin))
+	h.routesTrust(g)
 }
 
 // v1Error writes the /v1 error shape.
@@ -78,12 +84,16 @@ func (h *Handler) v1Error(c echo.Context, status int, msg string) error {
 	if c.Response().Committed {
 		return nil
 	}
+	noteDetail(c, msg)
 	return c.JSON(status, map[string]string{"error": msg})
 }
 
 // v1Fail maps a service error to its status. Internal errors are logged
 // with the request id and answered without details.
 func (h *Handler) v1Fail(c echo.Context, err error) error {
+	if ok, werr := h.policyRefusal(c, err); ok {
+		return werr
+	}
 	status := 0
 	switch lifecycle.KindOf(err) {
 	case lifecycle.KindInvalid:

@@ -18,13 +18,17 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/ai-model-registry/ai-model-registry/audit"
 	"github.com/ai-model-registry/ai-model-registry/lifecycle"
 	"github.com/ai-model-registry/ai-model-registry/lockfile"
 	"github.com/ai-model-registry/ai-model-registry/ocilayout"
+	"github.com/ai-model-registry/ai-model-registry/policy"
+	"github.com/ai-model-registry/ai-model-registry/provenance"
 	"github.com/ai-model-registry/ai-model-registry/registry"
 )
 
@@ -38,21 +42,26 @@ func main() {
 }
 
 type config struct {
-	bindAddr       string
-	dir            string
-	importDir      string
-	integrityPath  string
-	lockPath       string
-	integrityEvery time.Duration
-	tokenPath      string
-	tokensPath     string
-	generateToken  bool
-	devMode        bool
-	remoteBind     bool
-	uploadMaxAge   time.Duration
-	idleTimeout    time.Duration
-	maxUploads     int
-	logLevel       slog.Level
+	bindAddr        string
+	dir             string
+	importDir       string
+	integrityPath   string
+	lockPath        string
+	integrityEvery  time.Duration
+	tokenPath       string
+	tokensPath      string
+	policyPath      string
+	keyDir          string
+	auditDir        string
+	checkpointEvery time.Duration
+	requireProv     bool
+	generateToken   bool
+	devMode         bool
+	remoteBind      bool
+	uploadMaxAge    time.Duration
+	idleTimeout     time.Duration
+	maxUploads      int
+	logLevel        slog.Level
 }
 
 func loadConfig(quickstart bool) (config, error) {
@@ -78,6 +87,20 @@ func loadConfig(quickstart bool) (config, error) {
 		c.generateToken = true
 	}
 	c.tokensPath = os.Getenv("TOKENS_PATH")
+	c.policyPath = os.Getenv("POLICY_PATH")
+	c.keyDir = env("SIGNING_KEY_DIR", filepath.Join(c.dir, "keys"))
+	c.auditDir = env("AUDIT_DIR", filepath.Join(c.dir, "audit"))
+	if v := os.Getenv("AUDIT_CHECKPOINT_INTERVAL"); v == "0" {
+		c.checkpointEvery = 0 // disabled
+	} else if c.checkpointEvery, err = envDuration("AUDIT_CHECKPOINT_INTERVAL", time.Hour); err != nil {
+		return c, err
+	}
+	c.requireProv = true
+	if os.Getenv("REQUIRE_SIGNED_PROVENANCE") != "" {
+		if c.requireProv, err = envBool("REQUIRE_SIGNED_PROVENANCE"); err != nil {
+			return c, err
+		}
+	}
 	if c.devMode, err = envBool("INSECURE_DEV_MODE"); err != nil {
 		return c, err
 	}
@@ -144,8 +167,36 @@ func run(quickstart bool) error {
 	if err := os.MkdirAll(cfg.importDir, 0o750); err != nil {
 		return fmt.Errorf("IMPORT_DIR %s: %w", cfg.importDir, err)
 	}
+	pol, err := loadPolicy(cfg.policyPath, log)
+	if err != nil {
+		return err
+	}
+	keys, err := provenance.OpenKeyring(cfg.keyDir)
+	if err != nil {
+		return fmt.Errorf("SIGNING_KEY_DIR: %w", err)
+	}
+	log.Info("attestation signing key", "dir", cfg.keyDir, "key_id", keys.Current().ID(), "trusted_keys", len(keys.PublicKeys()),
+		"require_signed_provenance", cfg.requireProv)
+	if !cfg.requireProv {
+		log.Warn("REQUIRE_SIGNED_PROVENANCE=false: trusted artifacts are served even when their promotion attestation is missing or does not verify")
+	}
+	auditLog, err := audit.Open(ctx, cfg.auditDir, audit.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("AUDIT_DIR: %w", err)
+	}
+	defer func() {
+		// A last checkpoint, so that a cut tail is detectable up to here.
+		if cfg.checkpointEvery > 0 {
+			checkpoint(context.Background(), auditLog, keys, log)
+		}
+		if err := auditLog.Close(); err != nil {
+			log.Error("closing the audit log", "error", err)
+		}
+	}()
+	auditor := registry.NewAuditor(auditLog, log)
 	models, err := lifecycle.New(ctx, lifecycle.Config{Store: store, Files: store, ImportDir: cfg.importDir, Logger: log,
-		IntegrityInterval: cfg.integrityEvery, IntegrityResultPath: cfg.integrityPath})
+		IntegrityInterval: cfg.integrityEvery, IntegrityResultPath: cfg.integrityPath,
+		Policy: pol, Keys: keys, RequireProvenance: cfg.requireProv, Version: buildVersion(), OnTransition: auditor.Transition})
 	if err != nil {
 		return err
 	}
@@ -159,12 +210,26 @@ func run(quickstart bool) error {
 	}
 	go models.RunIntegrityChecks(ctx)
 	go models.RunTensorWorker(ctx)
+	if cfg.checkpointEvery > 0 {
+		go func() {
+			t := time.NewTicker(cfg.checkpointEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					checkpoint(ctx, auditLog, keys, log)
+				}
+			}
+		}()
+	}
 	auth, err := registry.LoadAuth(registry.TokenConfig{Path: cfg.tokenPath, Generate: cfg.generateToken, TokensPath: cfg.tokensPath, DevMode: cfg.devMode}, log)
 	if err != nil {
 		return err
 	}
 	h, err := registry.New(registry.Config{Backend: models.Gate(store), Models: models, IntegrityResultPath: cfg.integrityPath, IntegrityInterval: cfg.integrityEvery,
-		Auth: auth, Logger: log, IdleTimeout: cfg.idleTimeout})
+		Auth: auth, Keys: keys, Auditor: auditor, Logger: log, IdleTimeout: cfg.idleTimeout})
 	if err != nil {
 		return err
 	}
@@ -198,6 +263,43 @@ func run(quickstart bool) error {
 		}
 	}
 	return nil
+}
+
+// loadPolicy reads POLICY_PATH, or takes the strict default, and prints
+// it: an operator must be able to see what decides promotions. A file that
+// cannot be read or parsed stops the start; it never falls back to the
+// default, which might be stricter or looser than what was meant.
+func loadPolicy(path string, log *slog.Logger) (*policy.Policy, error) {
+	p := policy.Default()
+	if path != "" {
+		var err error
+		if p, err = policy.Load(path); err != nil {
+			return nil, fmt.Errorf("POLICY_PATH: %w", err)
+		}
+	}
+	uri := p.URI()
+	log.Info("promotion policy", "uri", uri, "version", p.Version(), "digest", p.Digest(), "policy", string(p.YAML()))
+	return p, nil
+}
+
+// checkpoint signs the audit log's head with the attestation key, so that
+// entries cut off its end are detectable.
+func checkpoint(ctx context.Context, l *audit.Log, keys *provenance.Keyring, log *slog.Logger) {
+	k := keys.Current()
+	cp, err := l.Checkpoint(ctx, k.Sign, k.ID())
+	if err != nil {
+		log.Error("audit checkpoint not written", "error", err)
+		return
+	}
+	log.Debug("audit checkpoint", "count", cp.Count, "head", cp.Head)
+}
+
+// buildVersion is the module version the binary was built from.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }
 
 // applyLock reads REGISTRY_LOCK_PATH and applies it. No file is no lock;

@@ -171,6 +171,39 @@ var commands = []*command{
 		run: runToken,
 	},
 	{
+		names: []string{"policy"}, synopsis: "show | check <name> [--scan k=pass ...] [--scanner-version k=v ...] [--source URL]", varargs: true,
+		summary: "Show the promotion policy in force (show), or dry-run it against a model (check). check exits 1 if the policy would refuse.",
+		detail: "check evaluates the policy as a promotion would, with the evidence given here plus what is attached to the\n" +
+			"model as signed referrers, and prints every unmet rule with what to do about it. Nothing is recorded.",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.Var(&o.scan, "scan", "a scan result, scanner=result (repeatable)")
+			fs.Var(&o.scannerVersions, "scanner-version", "a scanner's version, scanner=version (repeatable)")
+			fs.StringVar(&o.source, "source", "", "where the model came from")
+		},
+		run: runPolicy,
+	},
+	{
+		names: []string{"key"}, synopsis: "[rotate]", varargs: true,
+		summary: "Print the public keys that verify the registry's attestations (PEM, current first), or rotate the signing key.",
+		detail: "The output is what cosign takes: securectl key > registry.pub, then\n" +
+			"cosign verify-attestation --key registry.pub --type https://slsa.dev/verification_summary/v1 --insecure-ignore-tlog=true <ref>@<digest>\n" +
+			"(with several keys, split the file: cosign takes one key). rotate needs an admin token; old keys stay trusted.",
+		run: runKey,
+	},
+	{
+		names: []string{"audit"}, synopsis: "verify [<dir>] [--key FILE] | list [--from N] [--limit N]", varargs: true,
+		summary: "Check the audit log's hash chain offline and name the first broken entry (verify), or page through it (list).",
+		detail: "verify reads the log files in <dir> (default: $AUDIT_DIR, else $REGISTRY_DIR/audit) without the registry;\n" +
+			"with --key (the registry's public keys, securectl key), signed checkpoints are checked too, which catches\n" +
+			"entries cut off the end. Exits 1 if anything is broken. list needs an admin token.",
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.keyFile, "key", "", "PEM file of public keys to check checkpoint signatures with")
+			fs.Uint64Var(&o.from, "from", 1, "first sequence number to list")
+			fs.IntVar(&o.limit, "limit", 100, "entries to list (at most 1000)")
+		},
+		run: runAudit,
+	},
+	{
 		names:   []string{"status"},
 		summary: "Show the registry's health and model counts (sends no token).",
 		run:     runStatus,
@@ -251,6 +284,9 @@ func runVerify(ctx context.Context, cl *cli, _ *options, args []string) error {
 	switch {
 	case res.Status == "verified" && res.SafeToUse == "true":
 		return nil
+	case res.Status == "verified" && res.State == lifecycle.Trusted && res.Provenance != nil:
+		return fmt.Errorf("verify %q: the bytes match, but it is not safe to use: its promotion attestation is %s and REQUIRE_SIGNED_PROVENANCE is on (promote it again to attest it)",
+			name, client.Printable(res.Provenance.Status))
 	case res.Status == "verified":
 		return fmt.Errorf("verify %q: the bytes match, but it is not safe to use: its state is %s, and only trusted models are", name, client.Printable(string(res.State)))
 	case res.Status == "skipped":

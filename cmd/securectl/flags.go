@@ -33,6 +33,9 @@ type options struct {
 	size                            int64
 	scan, scannerVersions           kvFlag
 	importFile, wide                bool
+	keyFile                         string
+	from                            uint64
+	limit                           int
 }
 
 // command is one securectl verb.
@@ -42,6 +45,7 @@ type command struct {
 	summary  string
 	detail   string
 	nargs    int
+	varargs  bool // any number of arguments: run checks them
 	flags    func(fs *flag.FlagSet, o *options)
 	run      func(ctx context.Context, cl *cli, o *options, args []string) error
 }
@@ -82,7 +86,7 @@ func (cmd *command) parse(o *options, args []string) ([]string, error) {
 		}
 		pos, args = append(pos, rest[0]), rest[1:]
 	}
-	if len(pos) != cmd.nargs {
+	if !cmd.varargs && len(pos) != cmd.nargs {
 		want := "no arguments"
 		switch cmd.nargs {
 		case 1:

@@ -24,6 +24,8 @@ import (
 
 	"github.com/ai-model-registry/ai-model-registry/lifecycle"
 	"github.com/ai-model-registry/ai-model-registry/ocilayout"
+	"github.com/ai-model-registry/ai-model-registry/policy"
+	"github.com/ai-model-registry/ai-model-registry/provenance"
 	"github.com/ai-model-registry/ai-model-registry/registry"
 )
 
@@ -51,7 +53,16 @@ func newRegistry(t *testing.T) *testRegistry {
 	if err := os.WriteFile(r.tokenPath, []byte(strings.Repeat("c", 40)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	models, err := lifecycle.New(ctx, lifecycle.Config{Store: store, Files: store, ImportDir: r.importDir, Logger: log})
+	// A permissive policy: these tests are about the CLI, not the gate.
+	pol, err := policy.Parse([]byte("version: cli-test\nallow_one_step_promote: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := provenance.OpenKeyring(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	models, err := lifecycle.New(ctx, lifecycle.Config{Store: store, Files: store, ImportDir: r.importDir, Logger: log, Policy: pol, Keys: keys, RequireProvenance: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +70,7 @@ func newRegistry(t *testing.T) *testRegistry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := registry.New(registry.Config{Backend: models.Gate(store), Models: models, Auth: auth, Logger: log})
+	h, err := registry.New(registry.Config{Backend: models.Gate(store), Models: models, Auth: auth, Keys: keys, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +209,7 @@ func TestLifecycle(t *testing.T) {
 	fails(t, 1, []string{"hash verification failed"}, "promote", name, "--sha256", strings.Repeat("0", 64))
 	out = ok(t, "promote", name, "--sha256", sum, "--scan", "modelscan=pass", "--scanner-version", "modelscan=0.8.8",
 		"--policy-version", "local-v1", "--reason", "scans passed")
-	for _, w := range []string{"PROMOTED: " + name, "trusted", "modelscan=pass", "local-v1"} {
+	for _, w := range []string{"PROMOTED: " + name, "trusted", "modelscan=pass", "cli-test"} { // the registry records its own policy's version, not the client's
 		if !strings.Contains(out, w) {
 			t.Errorf("promote output lacks %q:\n%s", w, out)
 		}
@@ -215,8 +226,18 @@ func TestLifecycle(t *testing.T) {
 	if pi := decode[lifecycle.PathInfo](t, ok(t, "path", name, "--json")); pi.Path != p || pi.SHA256 != sum {
 		t.Fatalf("path --json: %+v", pi)
 	}
-	if out := ok(t, "verify", name); out != "VERIFIED: "+name+" (sha256="+sum+", state=trusted)\n" {
+	if out := ok(t, "verify", name); !strings.HasPrefix(out, "VERIFIED: "+name+" (sha256="+sum+", state=trusted)\n  attestation: verified (key ") ||
+		!strings.HasSuffix(out, ", policy cli-test)\n") {
 		t.Fatalf("verify: %q", out)
+	}
+	if out := ok(t, "policy", "show"); !strings.Contains(out, "version: \"cli-test\"") {
+		t.Fatalf("policy show: %q", out)
+	}
+	if out := ok(t, "policy", "check", name); !strings.HasPrefix(out, "ALLOWED: "+name+" by policy cli-test (sha256:") {
+		t.Fatalf("policy check: %q", out)
+	}
+	if out := ok(t, "key"); !strings.HasPrefix(out, "-----BEGIN PUBLIC KEY-----\n") {
+		t.Fatalf("key: %q", out)
 	}
 	if vr := decode[lifecycle.VerifyResult](t, ok(t, "verify", "--json", name)); vr.SafeToUse != "true" {
 		t.Fatalf("verify --json: %+v", vr)

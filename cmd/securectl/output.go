@@ -98,6 +98,16 @@ func printVerify(w io.Writer, res lifecycle.VerifyResult) {
 	switch res.Status {
 	case "verified":
 		fmt.Fprintf(w, "VERIFIED: %s (sha256=%s, state=%s)\n", name, cell(res.SHA256), cell(string(res.State)))
+		if p := res.Provenance; p != nil {
+			fmt.Fprintf(w, "  attestation: %s", cell(p.Status))
+			if p.KeyID != "" {
+				fmt.Fprintf(w, " (key %s, policy %s)", cell(p.KeyID), cell(p.PolicyVersion))
+			}
+			if p.Error != "" {
+				fmt.Fprintf(w, ": %s", cell(p.Error))
+			}
+			fmt.Fprintln(w)
+		}
 	case "skipped":
 		fmt.Fprintf(w, "SKIPPED: %s (state=%s): %s\n", name, cell(string(res.State)), cell(res.Reason))
 	default:
