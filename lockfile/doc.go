@@ -10,9 +10,10 @@
 // names the line ("models.lock.yaml line 12: ..."); so do control
 // characters, bidirectional formatting characters (comments included: a
 // reviewer must see what the parser reads) and invalid UTF-8, caught on
-// the raw bytes before YAML parsing. It never guesses a
-// value, never turns a missing state into "trusted" and never ignores a
-// key it does not know: a lock that means something this package does not
+// the raw bytes before YAML parsing. Those YAML rules are package
+// strictyaml's, shared with package policy. Parse never guesses a value,
+// never turns a missing state into "trusted" and never ignores a key it
+// does not know: a lock that means something this package does not
 // understand is refused, not half-applied.
 //
 // Marshal is the inverse: the same lock content always gives the same

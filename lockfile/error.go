@@ -1,9 +1,9 @@
 package lockfile
 
 import (
-	"fmt"
-	"strconv"
-	"unicode/utf8"
+	"cmp"
+
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
 )
 
 // DefaultFileName names the file in errors from Parse.
@@ -24,32 +24,5 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	file := e.File
-	if file == "" {
-		file = DefaultFileName
-	}
-	if e.Line > 0 {
-		return fmt.Sprintf("%s line %d: %s", file, e.Line, e.Msg)
-	}
-	return file + ": " + e.Msg
-}
-
-func errorf(line int, format string, args ...any) *Error {
-	return &Error{File: DefaultFileName, Line: line, Msg: fmt.Sprintf(format, args...)}
-}
-
-// show quotes a value from the file for an error message, cut to 40 runes.
-func show(s string) string {
-	const max = 40
-	if utf8.RuneCountInString(s) <= max {
-		return strconv.Quote(s)
-	}
-	n := 0
-	for i := range s {
-		if n == max {
-			return strconv.Quote(s[:i]) + "..."
-		}
-		n++
-	}
-	return strconv.Quote(s)
+	return (&strictyaml.Error{File: cmp.Or(e.File, DefaultFileName), Line: e.Line, Msg: e.Msg}).Error()
 }

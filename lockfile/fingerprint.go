@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/ai-model-registry/ai-model-registry/strictjson"
+
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
 )
 
 // FingerprintFromJSON turns a JSON object, such as an artifact's
@@ -49,13 +51,13 @@ func fromJSON(v any) (any, error) {
 		if !strings.ContainsAny(s, ".eE") {
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("integer %s out of range", show(s))
+				return nil, fmt.Errorf("integer %s out of range", strictyaml.Show(s))
 			}
 			return n, nil
 		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("number %s out of range", show(s))
+			return nil, fmt.Errorf("number %s out of range", strictyaml.Show(s))
 		}
 		return f, nil
 	case []any:

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
 )
 
 // FuzzParse: Parse never panics, refuses only with an *Error whose line
@@ -22,7 +24,7 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &le) {
 				t.Fatalf("error of type %T: %v", err, err)
 			}
-			if strings.Contains(le.Msg, internalParserError) {
+			if strings.Contains(le.Msg, strictyaml.InternalError) {
 				t.Fatalf("YAML parser panicked: %v", err)
 			}
 			lines := bytes.Count(data, []byte("\n"))

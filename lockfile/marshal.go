@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
 )
 
 // header is the first line of every lock Marshal writes. It carries no
@@ -59,11 +61,11 @@ func Marshal(l *Lock) ([]byte, error) {
 // the lock decides about it, then the evidence.
 func writeEntry(b *bytes.Buffer, e *Entry) {
 	b.WriteString("  - name: ")
-	b.WriteString(quote(e.Name))
+	b.WriteString(strictyaml.Quote(e.Name))
 	b.WriteByte('\n')
 	str := func(key, value string) {
 		if value != "" {
-			b.WriteString("    " + key + ": " + quote(value) + "\n")
+			b.WriteString("    " + key + ": " + strictyaml.Quote(value) + "\n")
 		}
 	}
 	str("format", e.Format)
@@ -89,7 +91,7 @@ func writeEntry(b *bytes.Buffer, e *Entry) {
 		}
 		b.WriteString("    " + m.key + ":\n")
 		for _, k := range sortedKeys(m.m) {
-			b.WriteString("      " + quote(k) + ": " + quote(m.m[k]) + "\n")
+			b.WriteString("      " + strictyaml.Quote(k) + ": " + strictyaml.Quote(m.m[k]) + "\n")
 		}
 	}
 	str("gguf_guard_manifest", e.GGUFGuardManifest)
@@ -103,7 +105,7 @@ func writeEntry(b *bytes.Buffer, e *Entry) {
 func writeMap(b *bytes.Buffer, m map[string]any, indent int) {
 	for _, k := range sortedKeys(m) {
 		b.WriteString(strings.Repeat(" ", indent))
-		b.WriteString(quote(k))
+		b.WriteString(strictyaml.Quote(k))
 		b.WriteByte(':')
 		writeChild(b, m[k], indent)
 	}
@@ -163,32 +165,9 @@ func scalar(v any) string {
 		}
 		return s
 	case string:
-		return quote(x)
+		return strictyaml.Quote(x)
 	}
 	panic(fmt.Sprintf("lockfile: unvalidated fingerprint value %T", v))
-}
-
-// quote writes s as a YAML double-quoted scalar. Only '"' and '\' need an
-// escape: validate has refused every character YAML would not take
-// literally inside double quotes (controls, line breaks, U+FEFF, U+FFFE,
-// U+FFFF), so the rest stays readable as written.
-func quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for {
-		i := strings.IndexAny(s, `"\\`)
-		if i < 0 {
-			break
-		}
-		b.WriteString(s[:i])
-		b.WriteByte('\\')
-		b.WriteByte(s[i])
-		s = s[i+1:]
-	}
-	b.WriteString(s)
-	b.WriteByte('"')
-	return b.String()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -435,20 +435,6 @@ func TestParseBillionLaughsIsCheap(t *testing.T) {
 	}
 }
 
-// Beyond maxLocateBytes the line is yaml.v3's own, corrected to 1-based:
-// for a parser error, the start of the enclosing block.
-func TestParseSyntaxLineWithoutLocate(t *testing.T) {
-	pad := strings.Repeat("# padding\n", maxLocateBytes/10+1)
-	_, err := Parse([]byte(entry() + "  source: x\n" + pad))
-	wantErr(t, err, 3, "did not find expected '-' indicator")
-	_, err = Parse([]byte(entry(`source: "abc`) + pad))
-	wantErr(t, err, 8, "found unexpected end of stream")
-	_, err = Parse([]byte("- a\n- b\nc: 1\n" + pad))
-	wantErr(t, err, 3, "did not find expected '-' indicator")
-	_, err = Parse([]byte(entry(`source: *nowhere`) + pad))
-	wantErr(t, err, 8, "alias *nowhere refers to no anchor")
-}
-
 func TestParseCRLFLines(t *testing.T) {
 	in := strings.ReplaceAll(entry(`smoke_test_score: "x"`), "\n", "\r\n")
 	_, err := Parse([]byte(in))

@@ -8,17 +8,19 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
 )
 
 // validate checks the rules that do not depend on YAML: it runs after
 // decoding in Parse (with positions) and before writing in Marshal
 // (without), so Marshal never writes a lock Parse would refuse.
-func validate(l *Lock, pos []entryPos) *Error {
+func validate(l *Lock, pos []entryPos) *strictyaml.Error {
 	if l.Version != Version {
-		return errorf(0, "version %d is not supported; want %d", l.Version, Version)
+		return strictyaml.Errorf(0, "version %d is not supported; want %d", l.Version, Version)
 	}
 	if len(l.Models) > MaxEntries {
-		return errorf(0, "%d entries, more than the limit of %d", len(l.Models), MaxEntries)
+		return strictyaml.Errorf(0, "%d entries, more than the limit of %d", len(l.Models), MaxEntries)
 	}
 	posOf := func(i int) entryPos {
 		if i < len(pos) {
@@ -35,14 +37,14 @@ func validate(l *Lock, pos []entryPos) *Error {
 			return err
 		}
 		if j, dup := names[e.Name]; dup {
-			return errorf(p.at("name"), "%s.name: %s is already used by models[%d]%s", what, show(e.Name), j, onLine(posOf(j).at("name")))
+			return strictyaml.Errorf(p.at("name"), "%s.name: %s is already used by models[%d]%s", what, strictyaml.Show(e.Name), j, onLine(posOf(j).at("name")))
 		}
 		names[e.Name] = i
 		if e.State == StateDeleted {
 			continue
 		}
 		if j, dup := files[e.Filename]; dup {
-			return errorf(p.at("filename"), "%s.filename: %s is already used by models[%d]%s", what, show(e.Filename), j, onLine(posOf(j).at("filename")))
+			return strictyaml.Errorf(p.at("filename"), "%s.filename: %s is already used by models[%d]%s", what, strictyaml.Show(e.Filename), j, onLine(posOf(j).at("filename")))
 		}
 		files[e.Filename] = i
 	}
@@ -56,11 +58,11 @@ func onLine(line int) string {
 	return ""
 }
 
-func validateEntry(e *Entry, p entryPos, what string) *Error {
-	bad := func(field, format string, args ...any) *Error {
-		return errorf(p.at(field), "%s.%s: %s", what, field, fmt.Sprintf(format, args...))
+func validateEntry(e *Entry, p entryPos, what string) *strictyaml.Error {
+	bad := func(field, format string, args ...any) *strictyaml.Error {
+		return strictyaml.Errorf(p.at(field), "%s.%s: %s", what, field, fmt.Sprintf(format, args...))
 	}
-	text := func(field, value string, max int) *Error {
+	text := func(field, value string, max int) *strictyaml.Error {
 		if why := checkText(value, max); why != "" {
 			return bad(field, "%s", why)
 		}
@@ -76,25 +78,25 @@ func validateEntry(e *Entry, p entryPos, what string) *Error {
 	first, _ := utf8.DecodeRuneInString(e.Name)
 	last, _ := utf8.DecodeLastRuneInString(e.Name)
 	if unicode.IsSpace(first) || unicode.IsSpace(last) {
-		return bad("name", "%s has leading or trailing space", show(e.Name))
+		return bad("name", "%s has leading or trailing space", strictyaml.Show(e.Name))
 	}
 
 	if e.Format != FormatGGUF && e.Format != FormatSafetensors {
-		return bad("format", "want %q or %q, got %s", FormatGGUF, FormatSafetensors, show(e.Format))
+		return bad("format", "want %q or %q, got %s", FormatGGUF, FormatSafetensors, strictyaml.Show(e.Format))
 	}
 
 	if err := text("filename", e.Filename, MaxPathBytes); err != nil {
 		return err
 	}
 	if why := checkRelPath(e.Filename); why != "" {
-		return bad("filename", "%s %s", show(e.Filename), why)
+		return bad("filename", "%s %s", strictyaml.Show(e.Filename), why)
 	}
 	if ext := strings.ToLower(path.Ext(e.Filename)); ext != "."+e.Format {
-		return bad("filename", "%s does not end in .%s as format %s says", show(e.Filename), e.Format, show(e.Format))
+		return bad("filename", "%s does not end in .%s as format %s says", strictyaml.Show(e.Filename), e.Format, strictyaml.Show(e.Format))
 	}
 
 	if !isHex64(e.SHA256) {
-		return bad("sha256", "want 64 lowercase hex digits, got %s", show(e.SHA256))
+		return bad("sha256", "want 64 lowercase hex digits, got %s", strictyaml.Show(e.SHA256))
 	}
 	if e.SizeBytes < 0 {
 		return bad("size_bytes", "%d is negative", e.SizeBytes)
@@ -102,7 +104,7 @@ func validateEntry(e *Entry, p entryPos, what string) *Error {
 	if e.ObjectPath != "" {
 		wantPath := "objects/sha256/" + e.SHA256[:2] + "/" + e.SHA256 + "." + e.Format
 		if e.ObjectPath != wantPath {
-			return bad("object_path", "%s does not match sha256 and format (want %s)", show(e.ObjectPath), show(wantPath))
+			return bad("object_path", "%s does not match sha256 and format (want %s)", strictyaml.Show(e.ObjectPath), strictyaml.Show(wantPath))
 		}
 	}
 
@@ -116,7 +118,7 @@ func validateEntry(e *Entry, p entryPos, what string) *Error {
 	switch e.State {
 	case StateUnset, StateAcquired, StateQuarantined, StateTrusted, StateRevoked, StateDeleted:
 	default:
-		return bad("state", "want one of acquired, quarantined, trusted, revoked, deleted (or no state), got %s", show(e.State))
+		return bad("state", "want one of acquired, quarantined, trusted, revoked, deleted (or no state), got %s", strictyaml.Show(e.State))
 	}
 	if e.Blocked && e.State == StateTrusted {
 		return bad("blocked", "blocked: true contradicts state %q%s; a blocked model is never trusted", StateTrusted, onLine(p.fields["state"]))
@@ -133,7 +135,7 @@ func validateEntry(e *Entry, p entryPos, what string) *Error {
 			return err
 		}
 		if _, err := time.Parse(time.RFC3339, e.PromotedAt); err != nil {
-			return bad("promoted_at", "%s is not an RFC 3339 time", show(e.PromotedAt))
+			return bad("promoted_at", "%s is not an RFC 3339 time", strictyaml.Show(e.PromotedAt))
 		}
 	}
 	if err := text("policy_version", e.PolicyVersion, MaxPolicyBytes); err != nil {
@@ -197,10 +199,10 @@ func checkEvidence(m map[string]string) string {
 	for _, k := range sortedKeys(m) {
 		v := m[k]
 		if why := checkKey(k, MaxEvidenceKeyBytes); why != "" {
-			return fmt.Sprintf("key %s %s", show(k), why)
+			return fmt.Sprintf("key %s %s", strictyaml.Show(k), why)
 		}
 		if why := checkText(v, MaxEvidenceValueBytes); why != "" {
-			return fmt.Sprintf("value of %s %s", show(k), why)
+			return fmt.Sprintf("value of %s %s", strictyaml.Show(k), why)
 		}
 	}
 	return ""
@@ -241,7 +243,7 @@ func checkFP(v any, depth int, count *int) string {
 		}
 		for _, k := range sortedKeys(x) {
 			if why := checkKey(k, MaxFingerprintStringBytes); why != "" {
-				return fmt.Sprintf("key %s %s", show(k), why)
+				return fmt.Sprintf("key %s %s", strictyaml.Show(k), why)
 			}
 			if why := checkFP(x[k], depth+1, count); why != "" {
 				return why
@@ -251,4 +253,12 @@ func checkFP(v any, depth int, count *int) string {
 		return fmt.Sprintf("unsupported value of type %T (use string, bool, nil, int64, float64, []any or map[string]any)", v)
 	}
 	return ""
+}
+
+// checkText is strictyaml.CheckText in this package's wording, which
+// leaves out "is" ("longer than 1024 bytes", "not valid UTF-8"): lock
+// messages read so before the check was shared, and a lock's refusals
+// keep their text.
+func checkText(s string, max int) string {
+	return strings.TrimPrefix(strictyaml.CheckText(s, max), "is ")
 }

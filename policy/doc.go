@@ -3,10 +3,10 @@
 // (scanner verdicts, formats, size, source, signatures, licenses ...), and
 // the pure function that checks an artifact's facts against it.
 //
-// A policy is read from YAML with the same strictness as models.lock.yaml
-// (package lockfile): unknown fields, duplicate keys, anchors, aliases,
-// tags, a second document and values of the wrong type are refused with
-// an *Error naming the line. Evaluate does no I/O and never stops at the
+// A policy is read from YAML with the same strictness as models.lock.yaml,
+// through package strictyaml: unknown fields, duplicate keys, anchors,
+// aliases, tags, a second document and values of the wrong type are
+// refused with an *Error naming the line. Evaluate does no I/O and never stops at the
 // first problem: it lists every unmet rule, each with a sentence saying
 // what is missing and how to provide it.
 //

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
 )
 
 // Input is what the caller knows about the artifact to promote. Evaluate
@@ -109,7 +111,7 @@ func (e *evaluation) artifact() string {
 	if e.in.Name == "" {
 		return "the artifact"
 	}
-	return show(e.in.Name)
+	return strictyaml.Show(e.in.Name)
 }
 
 // hashVerified is the one rule no policy can leave out.
@@ -138,7 +140,7 @@ func (e *evaluation) run() {
 		case in.Format == "":
 			e.fail("formats", "the format of %s is unknown, and this policy allows only %s (formats); acquire the model in one of those formats", artifact, list(r.Formats, false))
 		case !slices.ContainsFunc(r.Formats, func(f string) bool { return asciiEqualFold(f, in.Format) }):
-			e.fail("formats", "format %s is not allowed by this policy (formats: %s); convert the model to one of those formats and acquire it again", show(in.Format), list(r.Formats, false))
+			e.fail("formats", "format %s is not allowed by this policy (formats: %s); convert the model to one of those formats and acquire it again", strictyaml.Show(in.Format), list(r.Formats, false))
 		}
 	}
 
@@ -166,7 +168,7 @@ func (e *evaluation) run() {
 		case in.Source == "":
 			e.fail("sources", "%s has no source, and this policy allows only sources matching %s (sources); send source with the acquire or promote request", artifact, list(r.Sources, true))
 		case !slices.ContainsFunc(r.Sources, func(p string) bool { return matchSource(p, in.Source) }):
-			e.fail("sources", "source %s is not allowed by this policy (sources: %s); acquire the model from an allowed source", show(in.Source), list(r.Sources, true))
+			e.fail("sources", "source %s is not allowed by this policy (sources: %s); acquire the model from an allowed source", strictyaml.Show(in.Source), list(r.Sources, true))
 		}
 	}
 
@@ -203,7 +205,7 @@ func notAllowed(items, allowed []string, match func(allowed, item string) bool) 
 // `licenses "x", "y" are`.
 func these(items []string, noun string) string {
 	if len(items) == 1 {
-		return noun + " " + show(items[0]) + " is"
+		return noun + " " + strictyaml.Show(items[0]) + " is"
 	}
 	return noun + "s " + list(items, true) + " are"
 }
@@ -226,9 +228,9 @@ func (e *evaluation) scanners() {
 		rule := "scanners." + s.Name
 		switch {
 		case !reported:
-			e.fail(rule+".result", "no scan result from scanner %s, which this policy requires (scanners); run it and send its verdict as scan_results.%s with the promote request or attach an in-toto test-result attestation", show(s.Name), s.Name)
+			e.fail(rule+".result", "no scan result from scanner %s, which this policy requires (scanners); run it and send its verdict as scan_results.%s with the promote request or attach an in-toto test-result attestation", strictyaml.Show(s.Name), s.Name)
 		case !asciiEqualFold(got, s.Result):
-			e.fail(rule+".result", "scanner %s reported %s, and this policy needs %s (scanners); fix what it found or rescan, then send the new verdict as scan_results.%s", show(s.Name), show(got), show(s.Result), s.Name)
+			e.fail(rule+".result", "scanner %s reported %s, and this policy needs %s (scanners); fix what it found or rescan, then send the new verdict as scan_results.%s", strictyaml.Show(s.Name), strictyaml.Show(got), strictyaml.Show(s.Result), s.Name)
 		}
 		if ok, why := versionAllowed(s, in.ScannerVersions); !ok {
 			e.fail(rule+".version", "%s", why)
@@ -288,21 +290,21 @@ func versionAllowed(s scannerRule, versions map[string]string) (bool, string) {
 	}
 	got, ok := versions[s.Name]
 	if !ok || got == "" {
-		return false, fmt.Sprintf("no version reported for scanner %s, and this policy needs %s; send scanner_versions.%s with the promote request", show(s.Name), want, s.Name)
+		return false, fmt.Sprintf("no version reported for scanner %s, and this policy needs %s; send scanner_versions.%s with the promote request", strictyaml.Show(s.Name), want, s.Name)
 	}
 	if len(s.Versions) > 0 {
 		if slices.Contains(s.Versions, got) {
 			return true, ""
 		}
-		return false, fmt.Sprintf("scanner %s version %s is not allowed by this policy; rescan with %s and send the new result and version", show(s.Name), show(got), want)
+		return false, fmt.Sprintf("scanner %s version %s is not allowed by this policy; rescan with %s and send the new result and version", strictyaml.Show(s.Name), strictyaml.Show(got), want)
 	}
 	v, parsed := parseVersion(got)
 	if !parsed {
-		return false, fmt.Sprintf("scanner %s reported version %s, which is not a dotted version number that can be compared with the minimum %s; send the scanner's numeric version in scanner_versions.%s", show(s.Name), show(got), s.MinVersion, s.Name)
+		return false, fmt.Sprintf("scanner %s reported version %s, which is not a dotted version number that can be compared with the minimum %s; send the scanner's numeric version in scanner_versions.%s", strictyaml.Show(s.Name), strictyaml.Show(got), s.MinVersion, s.Name)
 	}
 	minV, _ := parseVersion(s.MinVersion)
 	if !v.atLeast(minV) {
-		return false, fmt.Sprintf("scanner %s version %s is older than this policy's minimum %s; rescan with %s %s or newer and send the new result and version", show(s.Name), show(got), s.MinVersion, s.Name, s.MinVersion)
+		return false, fmt.Sprintf("scanner %s version %s is older than this policy's minimum %s; rescan with %s %s or newer and send the new result and version", strictyaml.Show(s.Name), strictyaml.Show(got), s.MinVersion, s.Name, s.MinVersion)
 	}
 	return true, ""
 }
@@ -323,7 +325,7 @@ func (e *evaluation) signatures() {
 	}
 	if r.MinSignatures == 0 {
 		for _, name := range unsigned {
-			e.fail("signatures."+name, "the artifact has no valid signature by key %s, which this policy requires (signatures); sign it with that key and push the signature as a referrer of the artifact", show(name))
+			e.fail("signatures."+name, "the artifact has no valid signature by key %s, which this policy requires (signatures); sign it with that key and push the signature as a referrer of the artifact", strictyaml.Show(name))
 		}
 		return
 	}
@@ -360,7 +362,7 @@ func list(items []string, quote bool) string {
 			b.WriteString(", ")
 		}
 		if quote {
-			b.WriteString(show(s))
+			b.WriteString(strictyaml.Show(s))
 		} else {
 			b.WriteString(s)
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
 )
 
 // FuzzParse: Parse never panics and refuses only with an *Error whose
@@ -30,7 +32,7 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &pe) {
 				t.Fatalf("error of type %T: %v", err, err)
 			}
-			if strings.Contains(pe.Msg, internalParserError) {
+			if strings.Contains(pe.Msg, strictyaml.InternalError) {
 				t.Fatalf("the parser panicked: %v", err)
 			}
 			lines := bytes.Count(data, []byte("\n"))

@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"strings"
+
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
 )
 
 // minRSABits is the smallest RSA key accepted.
@@ -33,10 +35,10 @@ func parsePublicKey(data []byte) (canonical []byte, pub crypto.PublicKey, der []
 		return nil, nil, nil, "not a valid PEM block (check the BEGIN/END lines and the base64 between them)"
 	}
 	if strings.Contains(block.Type, "PRIVATE") {
-		return nil, nil, nil, fmt.Sprintf("this is a private key (%s); put only the public key in the policy and keep the private key secret", show(block.Type))
+		return nil, nil, nil, fmt.Sprintf("this is a private key (%s); put only the public key in the policy and keep the private key secret", strictyaml.Show(block.Type))
 	}
 	if block.Type != "PUBLIC KEY" {
-		return nil, nil, nil, fmt.Sprintf("PEM block of type %s; want PUBLIC KEY (PKIX)", show(block.Type))
+		return nil, nil, nil, fmt.Sprintf("PEM block of type %s; want PUBLIC KEY (PKIX)", strictyaml.Show(block.Type))
 	}
 	if len(block.Headers) > 0 {
 		return nil, nil, nil, "PEM headers are not allowed in a public key"

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
 )
 
 // header starts every YAML text; it carries nothing that varies, so the
@@ -28,21 +30,21 @@ func (p *Policy) YAML() []byte {
 func marshal(r *rules) []byte {
 	var b bytes.Buffer
 	b.WriteString(header)
-	b.WriteString("version: " + quote(r.Version) + "\n")
+	b.WriteString("version: " + strictyaml.Quote(r.Version) + "\n")
 	b.WriteString("require_quarantine: " + strconv.FormatBool(r.RequireQuarantine) + "\n")
 	b.WriteString("allow_one_step_promote: " + strconv.FormatBool(r.AllowOneStepPromote) + "\n")
 	if len(r.Scanners) > 0 {
 		b.WriteString("scanners:\n")
 		for _, s := range r.Scanners {
-			b.WriteString("  - name: " + quote(s.Name) + "\n")
-			b.WriteString("    result: " + quote(s.Result) + "\n")
+			b.WriteString("  - name: " + strictyaml.Quote(s.Name) + "\n")
+			b.WriteString("    result: " + strictyaml.Quote(s.Result) + "\n")
 			b.WriteString("    required: " + strconv.FormatBool(s.Required) + "\n")
 			if len(s.Versions) > 0 {
 				b.WriteString("    versions:\n")
 				writeList(&b, "      ", s.Versions)
 			}
 			if s.MinVersion != "" {
-				b.WriteString("    min_version: " + quote(s.MinVersion) + "\n")
+				b.WriteString("    min_version: " + strictyaml.Quote(s.MinVersion) + "\n")
 			}
 		}
 	}
@@ -69,7 +71,7 @@ func marshal(r *rules) []byte {
 	if len(r.Signatures) > 0 {
 		b.WriteString("signatures:\n")
 		for _, k := range r.Signatures {
-			b.WriteString("  - name: " + quote(k.Name) + "\n")
+			b.WriteString("  - name: " + strictyaml.Quote(k.Name) + "\n")
 			b.WriteString("    public_key: |\n")
 			for _, line := range strings.SplitAfter(strings.TrimSuffix(string(k.PEM), "\n"), "\n") {
 				b.WriteString("      " + strings.TrimSuffix(line, "\n") + "\n")
@@ -88,29 +90,6 @@ func marshal(r *rules) []byte {
 
 func writeList(b *bytes.Buffer, indent string, items []string) {
 	for _, s := range items {
-		b.WriteString(indent + "- " + quote(s) + "\n")
+		b.WriteString(indent + "- " + strictyaml.Quote(s) + "\n")
 	}
-}
-
-// quote writes s as a YAML double-quoted scalar. Only '"' and '\' need an
-// escape: the parser has refused every character YAML would not take
-// literally inside double quotes (controls, line breaks, U+FEFF, U+FFFE,
-// U+FFFF), so the rest stays readable as written. (lockfile's quote.)
-func quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for {
-		i := strings.IndexAny(s, `"\\`)
-		if i < 0 {
-			break
-		}
-		b.WriteString(s[:i])
-		b.WriteByte('\\')
-		b.WriteByte(s[i])
-		s = s[i+1:]
-	}
-	b.WriteString(s)
-	b.WriteByte('"')
-	return b.String()
 }

@@ -1,10 +1,7 @@
 package policy
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 	"unicode"
@@ -12,11 +9,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"gopkg.in/yaml.v3"
-)
 
-// internalParserError marks a recovered panic (the fuzz target fails on
-// it).
-const internalParserError = "internal error while reading the policy"
+	"github.com/ai-model-registry/ai-model-registry/strictyaml"
+)
 
 // Parse decodes and checks a policy. Every refusal is an *Error naming
 // the line at fault (File is DefaultFileName). The policy's Digest is the
@@ -36,77 +31,38 @@ func Parse(data []byte) (*Policy, error) {
 type keyReader func(name string) ([]byte, error)
 
 func parse(data []byte, readKey keyReader) (*Policy, *Error) {
-	r, e := parseRules(data, readKey)
+	format := strictyaml.Format{Noun: "policy", Needs: "at least version", Holds: "at least version", MaxBytes: MaxFileBytes}
+	var r *rules
+	e := format.Decode(data, func(top *yaml.Node) *strictyaml.Error {
+		d := decoder{readKey: readKey}
+		var e *strictyaml.Error
+		r, e = d.top(top)
+		return e
+	})
 	if e != nil {
-		// libyaml places an empty node after a final "---" on the line
-		// after it, which may not exist; name the last line instead.
-		last := bytes.Count(data, []byte("\n"))
-		if len(data) > 0 && data[len(data)-1] != '\n' {
-			last++
-		}
-		if e.Line > last {
-			e.Line = max(last, 1)
-		}
-		return nil, e
+		return nil, &Error{File: DefaultFileName, Line: e.Line, Msg: e.Msg}
 	}
 	return &Policy{digest: digest.FromBytes(data), r: *r}, nil
-}
-
-func parseRules(data []byte, readKey keyReader) (r *rules, failure *Error) {
-	if e := prescan(data); e != nil {
-		return nil, e
-	}
-	defer func() {
-		// yaml.v3 turns its own failures into errors; any other panic
-		// here is a bug, in it or in this package. The policy is refused
-		// either way.
-		if x := recover(); x != nil {
-			r, failure = nil, errorf(0, "%s: %v", internalParserError, x)
-		}
-	}()
-
-	doc, second, yerr := decodeDocs(data)
-	switch err := yerr; {
-	case errors.Is(err, io.EOF):
-		return nil, errorf(0, "no YAML document; a policy needs at least version")
-	case err != nil:
-		return nil, syntaxError(err, data)
-	case second > 0:
-		return nil, errorf(second, "a second YAML document starts here; a policy is exactly one document")
-	}
-	d := decoder{readKey: readKey}
-	return d.top(doc)
 }
 
 type decoder struct {
 	readKey keyReader
 }
 
-func (d *decoder) top(doc *yaml.Node) (*rules, *Error) {
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, errorf(doc.Line, "not a single YAML document")
-	}
-	top := doc.Content[0]
-	const where = "top level"
-	if e := plain(top, where); e != nil {
-		return nil, e
-	}
-	if top.Kind != yaml.MappingNode {
-		return nil, errorf(top.Line, "the top level must be a mapping with at least version, got %s", describe(top))
-	}
-
+// top reads the top-level mapping strictyaml.Decode hands over.
+func (d *decoder) top(top *yaml.Node) (*rules, *strictyaml.Error) {
 	var r rules
 	lines := map[string]int{} // key -> line of the key
-	e := mapping(top, where, func(key string, k, v *yaml.Node) *Error {
+	e := strictyaml.Mapping(top, strictyaml.TopLevel, func(key string, k, v *yaml.Node) *strictyaml.Error {
 		lines[key] = k.Line
-		var e *Error
+		var e *strictyaml.Error
 		switch key {
 		case "version":
 			r.Version, e = checkedStr(v, key, checkVersion)
 		case "require_quarantine":
-			r.RequireQuarantine, e = boolean(v, key)
+			r.RequireQuarantine, e = strictyaml.Bool(v, key)
 		case "allow_one_step_promote":
-			r.AllowOneStepPromote, e = boolean(v, key)
+			r.AllowOneStepPromote, e = strictyaml.Bool(v, key)
 		case "scanners":
 			r.Scanners, e = scanners(v)
 		case "min_passing_scanners":
@@ -116,13 +72,13 @@ func (d *decoder) top(doc *yaml.Node) (*rules, *Error) {
 		case "media_types":
 			r.MediaTypes, e = strings1(v, key, MaxListEntries, false, checkMediaType)
 		case "max_size_bytes":
-			if r.MaxSizeBytes, e = decimal(v, key); e == nil && r.MaxSizeBytes < 1 {
-				e = errorf(v.Line, "max_size_bytes: %d would refuse every artifact; want 1 or more, or leave the key out", r.MaxSizeBytes)
+			if r.MaxSizeBytes, e = strictyaml.Decimal(v, key); e == nil && r.MaxSizeBytes < 1 {
+				e = strictyaml.Errorf(v.Line, "max_size_bytes: %d would refuse every artifact; want 1 or more, or leave the key out", r.MaxSizeBytes)
 			}
 		case "sources":
 			r.Sources, e = strings1(v, key, MaxSources, false, checkSourcePattern)
 		case "require_tensor_manifest":
-			r.RequireTensorManifest, e = boolean(v, key)
+			r.RequireTensorManifest, e = strictyaml.Bool(v, key)
 		case "signatures":
 			r.Signatures, e = d.signatures(v)
 		case "min_signatures":
@@ -130,7 +86,7 @@ func (d *decoder) top(doc *yaml.Node) (*rules, *Error) {
 		case "licenses":
 			r.Licenses, e = strings1(v, key, MaxListEntries, true, checkLicense)
 		default:
-			e = errorf(k.Line, "unknown field %s at the top level", show(key))
+			e = strictyaml.Errorf(k.Line, "unknown field %s at the top level", strictyaml.Show(key))
 		}
 		return e
 	})
@@ -138,38 +94,51 @@ func (d *decoder) top(doc *yaml.Node) (*rules, *Error) {
 		return nil, e
 	}
 	if _, ok := lines["version"]; !ok {
-		return nil, errorf(top.Line, `missing version (write for example version: "2026-05-1"; it is recorded on every promotion as policy_version)`)
+		return nil, strictyaml.Errorf(top.Line, `missing version (write for example version: "2026-05-1"; it is recorded on every promotion as policy_version)`)
 	}
 	if l, ok := lines["min_signatures"]; ok {
 		if len(r.Signatures) == 0 {
-			return nil, errorf(l, "min_signatures without signatures: list the keys whose signatures count")
+			return nil, strictyaml.Errorf(l, "min_signatures without signatures: list the keys whose signatures count")
 		}
 		if r.MinSignatures > len(r.Signatures) {
-			return nil, errorf(l, "min_signatures: %d, but signatures lists only %d keys, so it could never be met", r.MinSignatures, len(r.Signatures))
+			return nil, strictyaml.Errorf(l, "min_signatures: %d, but signatures lists only %d keys, so it could never be met", r.MinSignatures, len(r.Signatures))
 		}
 	}
 	return &r, nil
 }
 
 // count decodes a small non-negative integer in [lo, hi].
-func count(n *yaml.Node, what string, lo, hi int) (int, *Error) {
-	v, e := decimal(n, what)
+func count(n *yaml.Node, what string, lo, hi int) (int, *strictyaml.Error) {
+	v, e := strictyaml.Decimal(n, what)
 	if e != nil {
 		return 0, e
 	}
 	if v < int64(lo) || v > int64(hi) {
-		return 0, errorf(n.Line, "%s: %d is out of range; want %d to %d", what, v, lo, hi)
+		return 0, strictyaml.Errorf(n.Line, "%s: %d is out of range; want %d to %d", what, v, lo, hi)
 	}
 	return int(v), nil
+}
+
+// sequence walks a non-empty sequence of at most max items. An empty list
+// is refused rather than read as "allow nothing" or "no rule": leaving
+// the key out is the one way to say there is no rule.
+func sequence(n *yaml.Node, what string, max int, f func(i int, item *yaml.Node) *strictyaml.Error) *strictyaml.Error {
+	if e := strictyaml.Sequence(n, what, max, f); e != nil {
+		return e
+	}
+	if len(n.Content) == 0 {
+		return strictyaml.Errorf(n.Line, "%s: empty list; leave the key out if there is no such rule", what)
+	}
+	return nil
 }
 
 // strings1 decodes a non-empty list of distinct strings, each checked by
 // check. fold makes "distinct" ASCII case-insensitive, for lists that are
 // compared that way.
-func strings1(n *yaml.Node, what string, maxItems int, fold bool, check func(string) string) ([]string, *Error) {
+func strings1(n *yaml.Node, what string, maxItems int, fold bool, check func(string) string) ([]string, *strictyaml.Error) {
 	out := make([]string, 0, len(n.Content))
 	seen := map[string]int{}
-	e := sequence(n, what, maxItems, func(i int, item *yaml.Node) *Error {
+	e := sequence(n, what, maxItems, func(i int, item *yaml.Node) *strictyaml.Error {
 		at := fmt.Sprintf("%s[%d]", what, i)
 		s, e := checkedStr(item, at, check)
 		if e != nil {
@@ -180,7 +149,7 @@ func strings1(n *yaml.Node, what string, maxItems int, fold bool, check func(str
 			key = asciiLower(s)
 		}
 		if first, dup := seen[key]; dup {
-			return errorf(item.Line, "%s: %s is already listed on line %d", at, show(s), first)
+			return strictyaml.Errorf(item.Line, "%s: %s is already listed on line %d", at, strictyaml.Show(s), first)
 		}
 		seen[key] = item.Line
 		out = append(out, s)
@@ -192,17 +161,17 @@ func strings1(n *yaml.Node, what string, maxItems int, fold bool, check func(str
 	return out, nil
 }
 
-func scanners(n *yaml.Node) ([]scannerRule, *Error) {
+func scanners(n *yaml.Node) ([]scannerRule, *strictyaml.Error) {
 	var out []scannerRule
 	names := map[string]int{}
-	e := sequence(n, "scanners", MaxScanners, func(i int, item *yaml.Node) *Error {
+	e := sequence(n, "scanners", MaxScanners, func(i int, item *yaml.Node) *strictyaml.Error {
 		what := fmt.Sprintf("scanners[%d]", i)
 		s := scannerRule{Result: "pass", Required: true}
 		keys := map[string]int{}
-		e := mapping(item, what, func(key string, k, v *yaml.Node) *Error {
+		e := strictyaml.Mapping(item, what, func(key string, k, v *yaml.Node) *strictyaml.Error {
 			keys[key] = k.Line
 			at := what + "." + key
-			var e *Error
+			var e *strictyaml.Error
 			switch key {
 			case "name":
 				s.Name, e = uniqueName(v, at, "scanner", names)
@@ -213,9 +182,9 @@ func scanners(n *yaml.Node) ([]scannerRule, *Error) {
 			case "min_version":
 				s.MinVersion, e = checkedStr(v, at, checkMinVersion)
 			case "required":
-				s.Required, e = boolean(v, at)
+				s.Required, e = strictyaml.Bool(v, at)
 			default:
-				e = errorf(k.Line, "unknown field %s in %s (want name, result, versions or min_version, required)", show(key), what)
+				e = strictyaml.Errorf(k.Line, "unknown field %s in %s (want name, result, versions or min_version, required)", strictyaml.Show(key), what)
 			}
 			return e
 		})
@@ -223,11 +192,11 @@ func scanners(n *yaml.Node) ([]scannerRule, *Error) {
 			return e
 		}
 		if _, ok := keys["name"]; !ok {
-			return errorf(item.Line, "%s: missing name", what)
+			return strictyaml.Errorf(item.Line, "%s: missing name", what)
 		}
 		if lv, ok := keys["versions"]; ok {
 			if lm, ok := keys["min_version"]; ok {
-				return errorf(max(lv, lm), "%s: versions and min_version together; use one (exact versions, or a minimum)", what)
+				return strictyaml.Errorf(max(lv, lm), "%s: versions and min_version together; use one (exact versions, or a minimum)", what)
 			}
 		}
 		out = append(out, s)
@@ -236,57 +205,57 @@ func scanners(n *yaml.Node) ([]scannerRule, *Error) {
 	return out, e
 }
 
-func (d *decoder) signatures(n *yaml.Node) ([]NamedKey, *Error) {
+func (d *decoder) signatures(n *yaml.Node) ([]NamedKey, *strictyaml.Error) {
 	var out []NamedKey
 	names := map[string]int{}
 	ders := map[string]int{}
-	e := sequence(n, "signatures", MaxSignatures, func(i int, item *yaml.Node) *Error {
+	e := sequence(n, "signatures", MaxSignatures, func(i int, item *yaml.Node) *strictyaml.Error {
 		what := fmt.Sprintf("signatures[%d]", i)
 		var k NamedKey
 		var der []byte
 		keys := map[string]int{}
 		keyLine := 0
-		e := mapping(item, what, func(key string, kn, v *yaml.Node) *Error {
+		e := strictyaml.Mapping(item, what, func(key string, kn, v *yaml.Node) *strictyaml.Error {
 			keys[key] = kn.Line
 			at := what + "." + key
-			var e *Error
+			var e *strictyaml.Error
 			switch key {
 			case "name":
 				k.Name, e = uniqueName(v, at, "key name", names)
 			case "public_key":
 				var text string
-				if text, e = str(v, at); e == nil {
+				if text, e = strictyaml.String(v, at); e == nil {
 					keyLine = v.Line
 					var why string
 					if k.PEM, k.Public, der, why = parsePublicKey([]byte(text)); why != "" {
-						e = errorf(v.Line, "%s: %s", at, why)
+						e = strictyaml.Errorf(v.Line, "%s: %s", at, why)
 					}
 				}
 			case "public_key_file":
 				var name string
-				if name, e = str(v, at); e != nil {
+				if name, e = strictyaml.String(v, at); e != nil {
 					return e
 				}
 				keyLine = v.Line
-				if why := checkText(name, 4096); why != "" || name == "" {
+				if why := strictyaml.CheckText(name, 4096); why != "" || name == "" {
 					if name == "" {
 						why = "is empty"
 					}
-					return errorf(v.Line, "%s: %s %s", at, show(name), why)
+					return strictyaml.Errorf(v.Line, "%s: %s %s", at, strictyaml.Show(name), why)
 				}
 				if d.readKey == nil {
-					return errorf(v.Line, "%s: a policy given as bytes (Parse) cannot read key files; use Load, or write the key inline as public_key", at)
+					return strictyaml.Errorf(v.Line, "%s: a policy given as bytes (Parse) cannot read key files; use Load, or write the key inline as public_key", at)
 				}
 				data, err := d.readKey(name)
 				if err != nil {
-					return errorf(v.Line, "%s: cannot read %s: %v", at, show(name), err)
+					return strictyaml.Errorf(v.Line, "%s: cannot read %s: %v", at, strictyaml.Show(name), err)
 				}
 				var why string
 				if k.PEM, k.Public, der, why = parsePublicKey(data); why != "" {
-					e = errorf(v.Line, "%s: %s: %s", at, show(name), why)
+					e = strictyaml.Errorf(v.Line, "%s: %s: %s", at, strictyaml.Show(name), why)
 				}
 			default:
-				e = errorf(kn.Line, "unknown field %s in %s (want name and public_key or public_key_file)", show(key), what)
+				e = strictyaml.Errorf(kn.Line, "unknown field %s in %s (want name and public_key or public_key_file)", strictyaml.Show(key), what)
 			}
 			return e
 		})
@@ -297,17 +266,17 @@ func (d *decoder) signatures(n *yaml.Node) ([]NamedKey, *Error) {
 		_, file := keys["public_key_file"]
 		switch {
 		case keys["name"] == 0:
-			return errorf(item.Line, "%s: missing name", what)
+			return strictyaml.Errorf(item.Line, "%s: missing name", what)
 		case inline && file:
-			return errorf(max(keys["public_key"], keys["public_key_file"]), "%s: public_key and public_key_file together; give the key once", what)
+			return strictyaml.Errorf(max(keys["public_key"], keys["public_key_file"]), "%s: public_key and public_key_file together; give the key once", what)
 		case !inline && !file:
-			return errorf(item.Line, "%s: missing public_key (inline PEM) or public_key_file", what)
+			return strictyaml.Errorf(item.Line, "%s: missing public_key (inline PEM) or public_key_file", what)
 		}
 		// One key under two names would count twice towards
 		// min_signatures, since a signature that verifies with one
 		// verifies with the other.
 		if first, dup := ders[string(der)]; dup {
-			return errorf(keyLine, "%s: the same public key is already listed on line %d; list each key once", what, first)
+			return strictyaml.Errorf(keyLine, "%s: the same public key is already listed on line %d; list each key once", what, first)
 		}
 		ders[string(der)] = keyLine
 		out = append(out, k)
@@ -317,26 +286,26 @@ func (d *decoder) signatures(n *yaml.Node) ([]NamedKey, *Error) {
 }
 
 // checkedStr decodes a string and refuses it with check's reason.
-func checkedStr(n *yaml.Node, what string, check func(string) string) (string, *Error) {
-	s, e := str(n, what)
+func checkedStr(n *yaml.Node, what string, check func(string) string) (string, *strictyaml.Error) {
+	s, e := strictyaml.String(n, what)
 	if e != nil {
 		return "", e
 	}
 	if why := check(s); why != "" {
-		return "", errorf(n.Line, "%s: %s %s", what, show(s), why)
+		return "", strictyaml.Errorf(n.Line, "%s: %s %s", what, strictyaml.Show(s), why)
 	}
 	return s, nil
 }
 
 // uniqueName decodes a scanner or key name and refuses one already in
 // names (name -> line), where it then records it.
-func uniqueName(n *yaml.Node, what, kind string, names map[string]int) (string, *Error) {
+func uniqueName(n *yaml.Node, what, kind string, names map[string]int) (string, *strictyaml.Error) {
 	s, e := checkedStr(n, what, checkName)
 	if e != nil {
 		return "", e
 	}
 	if first, dup := names[s]; dup {
-		return "", errorf(n.Line, "%s: %s %s is already listed on line %d", what, kind, show(s), first)
+		return "", strictyaml.Errorf(n.Line, "%s: %s %s is already listed on line %d", what, kind, strictyaml.Show(s), first)
 	}
 	names[s] = n.Line
 	return s, nil
@@ -381,7 +350,7 @@ func checkResult(s string) string {
 	if s == "" {
 		return "is empty"
 	}
-	if why := checkText(s, 64); why != "" {
+	if why := strictyaml.CheckText(s, 64); why != "" {
 		return why
 	}
 	if strings.TrimSpace(s) != s {
@@ -419,7 +388,7 @@ func checkExactVersion(s string) string {
 	if s == "" {
 		return "is empty"
 	}
-	if why := checkText(s, MaxNameBytes); why != "" {
+	if why := strictyaml.CheckText(s, MaxNameBytes); why != "" {
 		return why
 	}
 	if strings.ContainsAny(s, " \t") {
@@ -467,7 +436,7 @@ func checkSourcePattern(s string) string {
 	if s == "" {
 		return "is empty"
 	}
-	if why := checkText(s, MaxPatternBytes); why != "" {
+	if why := strictyaml.CheckText(s, MaxPatternBytes); why != "" {
 		return why
 	}
 	switch {

@@ -303,25 +303,6 @@ func TestParseExampleFile(t *testing.T) {
 	}
 }
 
-// Beyond maxLocateBytes the line is yaml.v3's own, corrected to 1-based:
-// for a parser error, the start of the enclosing block (line 3 here,
-// where locate says 4).
-func TestParseSyntaxLineWithoutLocate(t *testing.T) {
-	pad := strings.Repeat("# padding\n", maxLocateBytes/10+1)
-	for _, tc := range []struct {
-		in   string
-		line int
-		msg  string
-	}{
-		{v1("scanners:", "  - name: a", "  result: pass") + pad, 3, "did not find expected '-' indicator"},
-		{v1(`sources: ["https://a.example/`) + pad, 2, "found unexpected end of stream"},
-		{v1("licenses: *f") + pad, 2, "alias *f refers to no anchor"},
-	} {
-		_, err := Parse([]byte(tc.in))
-		wantErr(t, err, DefaultFileName, tc.line, tc.msg)
-	}
-}
-
 func TestParseCRLFLines(t *testing.T) {
 	in := strings.ReplaceAll(v1("require_quarantine: true", "formats: [gguf]", "require_quarantene: true"), "\n", "\r\n")
 	_, err := Parse([]byte(in))
