@@ -202,7 +202,7 @@ func TestAuditLog(t *testing.T) {
 		{"POST", "/v1/model/acquire", body, wrong, false, 401},
 		{"POST", "/v1/model/acquire", body, json, true, 201},
 		{"POST", "/v1/model/promote", body, json, true, 201},
-		{"POST", "/v1/model/revoke?name=audited", nil, nil, true, 200},
+		{"POST", "/v1/model/revoke?name=audited&reason=failed+eval", nil, nil, true, 200},
 		{"POST", "/v1/model/quarantine?name=audited", nil, nil, true, 409},
 	} {
 		if res := r.do(t, step.method, step.path, step.body, step.auth, step.hdr); res.Status != step.want {
@@ -227,6 +227,9 @@ func TestAuditLog(t *testing.T) {
 		}
 		if w.Result == "ok" && (g.Digest == "" || g.Who == "anonymous") {
 			t.Errorf("audit entry %d names no digest or no token: %+v", i+1, g)
+		}
+		if w.Action == "revoke" && g.Detail != "failed eval" {
+			t.Errorf("audit entry %d does not carry the revoke's reason: %+v", i+1, g)
 		}
 		if w.Result == "refused" && g.Detail == "" {
 			t.Errorf("audit entry %d does not say why it was refused: %+v", i+1, g)

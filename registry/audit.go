@@ -118,12 +118,15 @@ func (a *Auditor) middleware(action func(c echo.Context) (act, name, repo string
 				if n := len(p.transitions); n > 0 {
 					first, last := p.transitions[0], p.transitions[n-1]
 					e.Name, e.Repository, e.Digest, e.From, e.To = last.Name, last.Repository, last.Digest.String(), string(first.From), string(last.To)
-					if n > 1 {
+					switch {
+					case n > 1:
 						var acts []string
 						for _, t := range p.transitions {
 							acts = append(acts, string(t.Action))
 						}
 						e.Detail = strings.Join(acts, ", ")
+					case e.Detail == "":
+						e.Detail = last.Reason // the reason the caller gave
 					}
 				}
 				p.mu.Unlock()
