@@ -9,6 +9,7 @@ tool (
 )
 
 require (
+	github.com/elastic/go-seccomp-bpf v1.6.0
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/goccy/go-yaml v1.18.0
 	github.com/opencontainers/go-digest v1.0.0

@@ -6,6 +6,8 @@
 //   - E2E_TARGET=crane: test against `crane registry serve` instead (a development
 //     aid; auth, referrers and restart checks do not hold there).
 //   - E2E_CONFORMANCE_RESULTS: keep the conformance reports in this directory.
+//   - E2E_SECCOMP: run every registry under this seccomp profile (OCI JSON,
+//     e.g. ../deploy/seccomp/ai-model-registry.json) through cmd/seccomp-exec.
 package e2e
 
 import (
@@ -53,6 +55,15 @@ var bins = map[string]string{}
 // kept across restarts).
 var target = os.Getenv("E2E_TARGET")
 
+// seccompProfile, when set, is the seccomp profile every registry started
+// from now on runs under (E2E_SECCOMP, or TestSeccomp for its subtests).
+var seccompProfile = os.Getenv("E2E_SECCOMP")
+
+// socketActivation, when true, makes every registry started from now on get
+// its listening socket from systemd-socket-activate (LISTEN_FDS), as
+// deploy/systemd's socket unit passes it.
+var socketActivation bool
+
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
@@ -74,12 +85,19 @@ func testMain(m *testing.M) int {
 	if err := goBuild(".", dir,
 		"oras.land/oras/cmd/oras",
 		"github.com/google/go-containerregistry/cmd/crane",
-		"github.com/opencontainers/distribution-spec/conformance"); err != nil {
+		"github.com/opencontainers/distribution-spec/conformance",
+		"./cmd/seccomp-exec"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	for _, name := range []string{"oras", "crane", "conformance"} {
+	for _, name := range []string{"oras", "crane", "conformance", "seccomp-exec"} {
 		bins[name] = filepath.Join(dir, name)
+	}
+	if seccompProfile != "" {
+		if seccompProfile, err = filepath.Abs(seccompProfile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
 	}
 	switch bin := os.Getenv("E2E_REGISTRY_BIN"); {
 	case target == "crane":
@@ -104,6 +122,9 @@ func goBuild(moduleDir, outDir string, pkgs ...string) error {
 	args := append([]string{"build", "-o", outDir + string(filepath.Separator)}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = moduleDir
+	// Static, as deploy/Containerfile builds the registry: the seccomp
+	// profile allows what the pure-Go binary needs, not a libc's start-up.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go %s (in %s): %v\n%s", strings.Join(args, " "), moduleDir, err, out)
 	}
@@ -119,6 +140,8 @@ type registry struct {
 	Dir     string // REGISTRY_DIR
 	LogPath string // stdout and stderr of every run, appended
 	env     []string
+	seccomp string // the seccomp profile it runs under, if any
+	sockets bool   // socket-activated
 	proc    *proc
 }
 
@@ -140,6 +163,8 @@ func startRegistry(t *testing.T, extraEnv ...string) *registry {
 		Token:   randomHex(t, 32),
 		Dir:     filepath.Join(tmp, "data"),
 		LogPath: filepath.Join(tmp, "registry.log"),
+		seccomp: seccompProfile,
+		sockets: socketActivation,
 	}
 	tokenPath := filepath.Join(tmp, "service-token")
 	if err := os.WriteFile(tokenPath, []byte(r.Token), 0o600); err != nil {
@@ -156,7 +181,9 @@ func startRegistry(t *testing.T, extraEnv ...string) *registry {
 	if err := os.WriteFile(policyPath, []byte("version: e2e-permissive\nallow_one_step_promote: true\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r.env = append(os.Environ(), "BIND_ADDR="+r.Addr, "REGISTRY_DIR="+r.Dir, "SERVICE_TOKEN_PATH="+tokenPath, "POLICY_PATH="+policyPath)
+	r.env = append(os.Environ(), "BIND_ADDR="+r.Addr, "REGISTRY_DIR="+r.Dir, "SERVICE_TOKEN_PATH="+tokenPath, "POLICY_PATH="+policyPath,
+		// Its own integrity result: the default path is shared by every registry on the host.
+		"INTEGRITY_RESULT_PATH="+filepath.Join(tmp, "integrity-last.json"))
 	r.env = append(r.env, extraEnv...)
 	t.Cleanup(func() {
 		r.Stop()
@@ -187,7 +214,20 @@ func (r *registry) start() {
 	if target == "crane" {
 		cmd = exec.Command(bins["crane"], "registry", "serve", "--address", r.Addr)
 	} else {
-		cmd = exec.Command(bins["registry"])
+		argv := []string{bins["registry"]}
+		if r.seccomp != "" {
+			argv = append([]string{bins["seccomp-exec"], r.seccomp}, argv...)
+		}
+		if r.sockets {
+			// It listens on Addr and execs the rest, in its own place, at
+			// the first connection (waitHealthy's), with only --setenv's variables.
+			activate := []string{"systemd-socket-activate", "--listen=" + r.Addr}
+			for _, kv := range r.env {
+				activate = append(activate, "--setenv="+kv)
+			}
+			argv = append(activate, argv...)
+		}
+		cmd = exec.Command(argv[0], argv[1:]...)
 	}
 	cmd.Env = r.env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -200,9 +240,11 @@ func (r *registry) start() {
 	r.waitHealthy(p)
 }
 
+// waitHealthy waits for /ready: the server listens before boot recovery,
+// when /health (liveness) already answers 200.
 func (r *registry) waitHealthy(p *proc) {
 	r.t.Helper()
-	path := "/health"
+	path := "/ready"
 	if target == "crane" {
 		path = "/v2/"
 	}

@@ -511,16 +511,25 @@ func v1ErrorMessage(t *testing.T, res httpResult) string {
 // general.architecture=llama, one F32 tensor of 4 values) with the values
 // first, first+1, first+2, first+3, so each caller can make distinct bytes.
 func oneTensorGGUF(first float32) []byte {
+	b := ggufF32Header(4)
+	for i := range 4 {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(first+float32(i)))
+	}
+	for len(b)%32 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// ggufF32Header is the header of a GGUF v3 file with one KV
+// (general.architecture=llama) and one F32 tensor of n values, padded to
+// the 32-byte alignment where the tensor data starts.
+func ggufF32Header(n uint64) []byte {
 	var b bytes.Buffer
 	le := binary.LittleEndian
 	u32 := func(v uint32) { b.Write(le.AppendUint32(nil, v)) }
 	u64 := func(v uint64) { b.Write(le.AppendUint64(nil, v)) }
 	str := func(s string) { u64(uint64(len(s))); b.WriteString(s) }
-	pad := func() {
-		for b.Len()%32 != 0 {
-			b.WriteByte(0)
-		}
-	}
 	b.WriteString("GGUF")
 	u32(3) // version
 	u64(1) // tensor_count
@@ -530,14 +539,12 @@ func oneTensorGGUF(first float32) []byte {
 	str("llama")
 	str("token_embd.weight")
 	u32(1) // n_dims
-	u64(4) // ne[0]
+	u64(n) // ne[0]
 	u32(0) // GGML_TYPE_F32
 	u64(0) // offset
-	pad()
-	for i := range 4 {
-		u32(math.Float32bits(first + float32(i)))
+	for b.Len()%32 != 0 {
+		b.WriteByte(0)
 	}
-	pad()
 	return b.Bytes()
 }
 

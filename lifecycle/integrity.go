@@ -136,6 +136,14 @@ type IntegrityResult struct {
 // whose bytes fail), writes the report atomically to the result path and
 // returns it. p, when set, reports progress.
 func (s *Service) RunIntegrityCheck(ctx context.Context, p *Progress) (IntegrityReport, error) {
+	rep, err := s.runIntegrityCheck(ctx, p)
+	if s.onIntegrity != nil {
+		s.onIntegrity(ctx, rep, err)
+	}
+	return rep, err
+}
+
+func (s *Service) runIntegrityCheck(ctx context.Context, p *Progress) (IntegrityReport, error) {
 	ctx = WithCaller(ctx, System)
 	start := s.now()
 	if p == nil {

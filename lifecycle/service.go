@@ -87,6 +87,11 @@ type Config struct {
 	OnTransition func(ctx context.Context, t Transition)
 	Logger       *slog.Logger
 	Now          func() time.Time
+
+	// OnIntegrityCheck, when set, is called after every run of the
+	// integrity check, scheduled or asked for, with its report and error
+	// (metrics).
+	OnIntegrityCheck func(ctx context.Context, r IntegrityReport, err error)
 }
 
 // Service performs lifecycle transitions and answers the /v1 model API.
@@ -109,6 +114,7 @@ type Service struct {
 	version           string
 	provCache         provenanceCache
 	onTransition      func(ctx context.Context, t Transition)
+	onIntegrity       func(ctx context.Context, r IntegrityReport, err error)
 
 	hash      *hasher
 	integrity integrity
@@ -164,7 +170,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Version = "dev"
 	}
 	s.policy, s.keys, s.requireProvenance, s.verifierID, s.version = cfg.Policy, cfg.Keys, cfg.RequireProvenance, cfg.VerifierID, cfg.Version
-	s.onTransition = cfg.OnTransition
+	s.onTransition, s.onIntegrity = cfg.OnTransition, cfg.OnIntegrityCheck
 	s.integrity.init(cfg.IntegrityInterval, cfg.IntegrityResultPath)
 	repos, err := s.store.Repositories(ctx, "", -1)
 	if err != nil {

@@ -36,6 +36,8 @@ type env struct {
 	keys  *provenance.Keyring // kept across restarts, as the key file is
 	pol   *policy.Policy      // nil: permissivePolicy
 	lax   bool                // signed provenance not required
+
+	onIntegrity func(context.Context, lifecycle.IntegrityReport, error)
 }
 
 // permissivePolicy allows what the predecessor allowed (one-step promotes
@@ -104,7 +106,7 @@ func (e *env) open() {
 		e.pol = permissivePolicy(e.t)
 	}
 	e.svc, err = lifecycle.New(context.Background(), lifecycle.Config{Store: e.store, Files: e.store, ImportDir: filepath.Join(e.dir, "import"), Logger: log,
-		Policy: e.pol, Keys: e.keys, RequireProvenance: !e.lax})
+		Policy: e.pol, Keys: e.keys, RequireProvenance: !e.lax, OnIntegrityCheck: e.onIntegrity})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -138,6 +140,21 @@ func (e *env) acquire(name string, data []byte) lifecycle.Artifact {
 		e.t.Fatalf("acquire %q: %v", name, err)
 	}
 	return a
+}
+
+// tamper overwrites the stored bytes of trusted artifact name with data.
+func (e *env) tamper(name string, data []byte) {
+	e.t.Helper()
+	p, err := e.svc.Path(e.ctx, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.Chmod(p.Path, 0o640); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(p.Path, data, 0o640); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func (e *env) state(name string) lifecycle.State {
@@ -332,13 +349,7 @@ func TestVerifyQuarantinesTamperedArtifact(t *testing.T) {
 	if _, err := e.svc.Promote(e.ctx, lifecycle.PromoteRequest{Name: a.Name, SHA256: hexsum(data)}); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := e.svc.Path(e.ctx, a.Name)
-	if err := os.Chmod(p.Path, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p.Path, gguf(6), 0o640); err != nil {
-		t.Fatal(err)
-	}
+	e.tamper(a.Name, gguf(6))
 	res, err := e.svc.Verify(e.ctx, a.Name)
 	if err != nil || res.Status != "failed" || res.SafeToUse != "false" {
 		t.Fatalf("verify: %+v %v", res, err)

@@ -170,11 +170,17 @@ func (s *Service) runAll(ctx context.Context, p *Progress) (VerifyAllResult, []c
 	}
 	var report func(int64)
 	if p != nil {
+		// A blob shared by several artifacts is hashed once (hashMany), so
+		// it is counted once.
 		var total int64
+		seen := map[digest.Digest]bool{}
 		for _, b := range blobs {
-			total += b.size
+			if !seen[b.d] {
+				seen[b.d] = true
+				total += b.size
+			}
 		}
-		p.start(len(blobs), total)
+		p.start(len(seen), total)
 		report = p.add
 	}
 	faults, _, err := s.hashMany(ctx, blobs, report)

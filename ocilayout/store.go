@@ -181,6 +181,21 @@ func (s *Store) Close() error {
 // Dir returns the registry directory (symlinks resolved).
 func (s *Store) Dir() string { return s.dir }
 
+// Check reports whether the store can serve: it is open and its directory
+// is still there (not unmounted or removed under it). It is cheap enough
+// for a readiness probe: one stat, no index is read.
+func (s *Store) Check() error {
+	select {
+	case <-s.stop:
+		return errors.New("ocilayout: the store is closed")
+	default:
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "registry.json")); err != nil {
+		return fmt.Errorf("ocilayout: the registry directory is unavailable: %w", err)
+	}
+	return nil
+}
+
 // LayoutPath returns the OCI image layout directory of a repository, for
 // offline tools.
 func (s *Store) LayoutPath(name string) string {

@@ -445,3 +445,28 @@ func TestDeleteManifestListedByIndexRefused(t *testing.T) {
 		t.Fatalf("child delete after its index is gone: %v", err)
 	}
 }
+
+// TestCheck: an open store is available; one whose directory went away, or
+// that is closed, is not (what /ready reports).
+func TestCheck(t *testing.T) {
+	dir := tempDir(t)
+	s := openStore(t, dir)
+	if err := s.Check(); err != nil {
+		t.Fatalf("open store: Check = %v", err)
+	}
+	if err := os.Rename(filepath.Join(dir, "registry.json"), filepath.Join(dir, "moved.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err == nil {
+		t.Error("Check = nil with the directory's marker gone")
+	}
+	if err := os.Rename(filepath.Join(dir, "moved.json"), filepath.Join(dir, "registry.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err == nil {
+		t.Error("Check = nil after Close")
+	}
+}

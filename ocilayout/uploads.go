@@ -115,6 +115,14 @@ func (s *Store) StartUpload(ctx context.Context, repo string, algo digest.Algori
 	return oci.UploadStatus{ID: id}, nil
 }
 
+// UploadSessions is the number of upload sessions open now (those resumed
+// after a restart included): what MaxUploads bounds.
+func (s *Store) UploadSessions() int {
+	s.uploads.mu.Lock()
+	defer s.uploads.mu.Unlock()
+	return len(s.uploads.sessions)
+}
+
 // get finds a session of repo, loading it from disk after a restart.
 func (u *uploads) get(repo, id string) (*session, error) {
 	if !validID(id) {
@@ -402,6 +410,15 @@ func (u *uploads) expire(now time.Time) {
 		name := e.Name()
 		id, ext, _ := strings.Cut(name, ".")
 		path := filepath.Join(u.root(), name)
+		if strings.HasPrefix(name, ".") && e.Type().IsRegular() {
+			// The temp file of a session's state being replaced right now
+			// (atomicfile): it is renamed or removed by its writer. Only a
+			// crash leaves one behind; collect it once it is old.
+			if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > u.s.cfg.UploadMaxAge {
+				_ = os.Remove(path)
+			}
+			continue
+		}
 		if !validID(id) || (ext != "json" && ext != "data") || !e.Type().IsRegular() {
 			_ = os.RemoveAll(path)
 			continue

@@ -150,6 +150,9 @@ func TestUploadSessionsAreScopedAndBounded(t *testing.T) {
 	}
 	_, err = s.StartUpload(ctx, "r", "")
 	wantCode(t, err, oci.CodeTooManyRequests)
+	if n := s.UploadSessions(); n != 2 {
+		t.Errorf("UploadSessions = %d, want 2", n)
+	}
 	// A session belongs to its repository.
 	_, err = s.UploadStatus(ctx, "other", a.ID)
 	wantCode(t, err, oci.CodeBlobUploadUnknown)
@@ -159,6 +162,9 @@ func TestUploadSessionsAreScopedAndBounded(t *testing.T) {
 	}
 	if err := s.CancelUpload(ctx, "r", a.ID); err != nil {
 		t.Fatal(err)
+	}
+	if n := s.UploadSessions(); n != 1 {
+		t.Errorf("UploadSessions after a cancel = %d, want 1", n)
 	}
 	if _, err := s.StartUpload(ctx, "r", ""); err != nil {
 		t.Fatalf("cancel did not free a slot: %v", err)
@@ -222,5 +228,30 @@ func TestEmptyUploadsExpireSooner(t *testing.T) {
 	wantCode(t, err, oci.CodeBlobUploadUnknown)
 	if _, err := s.UploadStatus(ctx, "r", used.ID); err != nil {
 		t.Fatalf("session with data expired early: %v", err)
+	}
+}
+
+// The janitor leaves alone the temp file of a session state being replaced
+// right now (removing it made that write fail), and collects one a crash
+// left behind once it is older than the maximum age.
+func TestExpireSparesStateBeingWritten(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	fresh := filepath.Join(s.uploads.root(), ".0123456789abcdef0123456789abcdef.json.tmp-1")
+	old := filepath.Join(s.uploads.root(), ".fedcba9876543210fedcba9876543210.json.tmp-2")
+	for _, p := range []string{fresh, old} {
+		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-2 * s.cfg.UploadMaxAge)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	s.uploads.expire(time.Now())
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("the janitor removed a state file being written: %v", err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the janitor kept a stale temp file: %v", err)
 	}
 }

@@ -287,6 +287,7 @@ func (a *Auth) middleware(h *Handler) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
 			v := a.decide(r, a.v2Need(r))
+			h.metrics.authVerdict(v)
 			switch v.d {
 			case refuse403:
 				h.log.Warn("request refused: no usable service token", "request_id", requestID(c), "method", r.Method, "path", r.URL.Path)
@@ -322,6 +323,7 @@ func (a *Auth) v1(h *Handler, need perm) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
 			v := a.decide(r, need)
+			h.metrics.authVerdict(v)
 			switch v.d {
 			case refuse403:
 				h.log.Warn("request refused: no usable service token", "request_id", requestID(c), "method", r.Method, "path", r.URL.Path)

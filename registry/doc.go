@@ -6,5 +6,7 @@
 // Backend, and turn its spec errors into the spec's JSON error body in one
 // place (errors.go). The token check lives in one middleware (auth.go). No
 // handler holds a request body in memory except manifests (capped at 4 MiB),
-// and no handler trusts a client's digest or size.
+// and no handler trusts a client's digest or size. Metrics (metrics.go) are
+// labelled by route pattern, never by raw path; until boot recovery ends,
+// the Gate (ready.go) answers in the registry's place.
 package registry

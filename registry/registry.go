@@ -38,6 +38,16 @@ type Config struct {
 	IdleTimeout time.Duration
 	// RequestTimeout bounds every other request (default 60s).
 	RequestTimeout time.Duration
+	// Metrics counts every request and is served at /metrics; nil: no
+	// metrics. MetricsRequireToken makes /metrics need a valid token
+	// (any role).
+	Metrics             *Metrics
+	MetricsRequireToken bool
+	// Check reports whether the store can serve: /ready answers 503
+	// while it fails. nil: ready.
+	Check func() error
+	// UI is the operator page, served at / and under /ui/; nil: none.
+	UI http.Handler
 }
 
 // Handler serves the registry's HTTP API.
@@ -53,6 +63,10 @@ type Handler struct {
 	idle              time.Duration
 	reqTime           time.Duration
 	echo              *echo.Echo
+	metrics           *Metrics
+	metricsToken      bool
+	check             func() error
+	starting          bool // the Gate's handler while the registry starts
 }
 
 // New builds the HTTP handler.
@@ -60,6 +74,27 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Backend == nil {
 		return nil, errors.New("registry: no backend")
 	}
+	h := newHandler(cfg)
+	e := h.newEcho()
+	if h.models != nil {
+		h.routesV1(e)
+	}
+	if cfg.UI != nil {
+		page := echo.WrapHandler(cfg.UI)
+		e.Any("/", page)
+		e.Any("/ui", page)
+		e.Any("/ui/*", page)
+	}
+	v2 := e.Group("/v2", h.auditor.middleware(v2Action), h.auth.middleware(h), distributionHeader)
+	v2.Any("", h.dispatch)
+	v2.Any("/", h.dispatch)
+	v2.Any("/*", h.dispatch)
+	h.echo = e
+	return h, nil
+}
+
+// newHandler applies cfg's defaults.
+func newHandler(cfg Config) *Handler {
 	if cfg.Auth == nil {
 		cfg.Auth = &Auth{refusal: "mutations are disabled on this registry: no service token is configured"}
 	}
@@ -72,8 +107,14 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 60 * time.Second
 	}
-	h := &Handler{backend: cfg.Backend, models: cfg.Models, integrityPath: cfg.IntegrityResultPath, integrityInterval: cfg.IntegrityInterval, auth: cfg.Auth, keyring: cfg.Keys, auditor: cfg.Auditor,
-		log: cfg.Logger, idle: cfg.IdleTimeout, reqTime: cfg.RequestTimeout}
+	return &Handler{backend: cfg.Backend, models: cfg.Models, integrityPath: cfg.IntegrityResultPath, integrityInterval: cfg.IntegrityInterval, auth: cfg.Auth, keyring: cfg.Keys, auditor: cfg.Auditor,
+		log: cfg.Logger, idle: cfg.IdleTimeout, reqTime: cfg.RequestTimeout, metrics: cfg.Metrics, metricsToken: cfg.MetricsRequireToken, check: cfg.Check}
+}
+
+// newEcho builds the echo instance with the middlewares every request
+// goes through and the routes that answer whether the registry is ready
+// or not: /health, /ready, /metrics.
+func (h *Handler) newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.httpErrorHandler
@@ -81,6 +122,9 @@ func New(cfg Config) (*Handler, error) {
 		// Only our own ids: a client-chosen id could forge log lines.
 		Skipper: func(echo.Context) bool { return false },
 	}))
+	if h.metrics != nil {
+		e.Use(h.metrics.middleware) // outside the access log, which answers errors
+	}
 	e.Use(h.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 		h.log.Error("panic", "request_id", requestID(c), "error", err, "stack", string(stack))
@@ -89,15 +133,8 @@ func New(cfg Config) (*Handler, error) {
 	e.Use(h.baseline)
 
 	e.GET("/health", h.health)
-	if h.models != nil {
-		h.routesV1(e)
-	}
-	v2 := e.Group("/v2", h.auditor.middleware(v2Action), cfg.Auth.middleware(h), distributionHeader)
-	v2.Any("", h.dispatch)
-	v2.Any("/", h.dispatch)
-	v2.Any("/*", h.dispatch)
-	h.echo = e
-	return h, nil
+	h.routesOps(e)
+	return e
 }
 
 // ServeHTTP makes the Handler an http.Handler.

@@ -82,6 +82,7 @@ func (h *Handler) policyRefusal(c echo.Context, err error) (bool, error) {
 		return false, nil
 	}
 	noteDetail(c, pe.Error())
+	h.metrics.policyRefused(pe.Decision.Unmet)
 	return true, c.JSON(http.StatusUnprocessableEntity, map[string]any{
 		"error":          pe.Error(),
 		"policy_version": pe.Decision.PolicyVersion,

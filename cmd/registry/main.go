@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ai-model-registry/ai-model-registry/audit"
 	"github.com/ai-model-registry/ai-model-registry/lifecycle"
 	"github.com/ai-model-registry/ai-model-registry/lockfile"
@@ -30,6 +32,7 @@ import (
 	"github.com/ai-model-registry/ai-model-registry/policy"
 	"github.com/ai-model-registry/ai-model-registry/provenance"
 	"github.com/ai-model-registry/ai-model-registry/registry"
+	"github.com/ai-model-registry/ai-model-registry/ui"
 )
 
 func main() {
@@ -55,6 +58,7 @@ type config struct {
 	auditDir        string
 	checkpointEvery time.Duration
 	requireProv     bool
+	metricsToken    *bool // METRICS_REQUIRE_TOKEN; nil: decided by the listening address
 	generateToken   bool
 	devMode         bool
 	remoteBind      bool
@@ -100,6 +104,13 @@ func loadConfig(quickstart bool) (config, error) {
 		if c.requireProv, err = envBool("REQUIRE_SIGNED_PROVENANCE"); err != nil {
 			return c, err
 		}
+	}
+	if os.Getenv("METRICS_REQUIRE_TOKEN") != "" {
+		v, err := envBool("METRICS_REQUIRE_TOKEN")
+		if err != nil {
+			return c, err
+		}
+		c.metricsToken = &v
 	}
 	if c.devMode, err = envBool("INSECURE_DEV_MODE"); err != nil {
 		return c, err
@@ -150,6 +161,30 @@ func run(quickstart bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	// The server listens before boot recovery, behind a Gate that answers
+	// /health, /ready (503 until recovery ends), /metrics, and 503 with
+	// Retry-After to the API: a large store or lock may take minutes.
+	auth, err := registry.LoadAuth(registry.TokenConfig{Path: cfg.tokenPath, Generate: cfg.generateToken, TokensPath: cfg.tokensPath, DevMode: cfg.devMode}, log)
+	if err != nil {
+		return err
+	}
+	metrics, err := registry.NewMetrics(prometheus.NewRegistry(), log)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	metricsToken := metricsTokenRequired(cfg.metricsToken, ln.Addr())
+	gate := registry.NewGate(registry.Config{Auth: auth, Metrics: metrics, MetricsRequireToken: metricsToken, Logger: log})
+	srv := registry.Server(cfg.bindAddr, gate, log)
+	defer srv.Close() // when recovery fails; a clean stop shuts down below
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("registry listening; recovering the store, not ready yet", "addr", ln.Addr().String(), "dir", cfg.dir,
+		"auth_required", auth.RequiresAuth(), "metrics_require_token", metricsToken)
+
 	store, err := ocilayout.Open(ctx, ocilayout.Config{
 		Dir:          cfg.dir,
 		UploadMaxAge: cfg.uploadMaxAge,
@@ -196,7 +231,8 @@ func run(quickstart bool) error {
 	auditor := registry.NewAuditor(auditLog, log)
 	models, err := lifecycle.New(ctx, lifecycle.Config{Store: store, Files: store, ImportDir: cfg.importDir, Logger: log,
 		IntegrityInterval: cfg.integrityEvery, IntegrityResultPath: cfg.integrityPath,
-		Policy: pol, Keys: keys, RequireProvenance: cfg.requireProv, Version: buildVersion(), OnTransition: auditor.Transition})
+		Policy: pol, Keys: keys, RequireProvenance: cfg.requireProv, Version: buildVersion(),
+		OnTransition: onTransitions(auditor.Transition, metrics.Transition), OnIntegrityCheck: metrics.IntegrityCheck})
 	if err != nil {
 		return err
 	}
@@ -224,21 +260,21 @@ func run(quickstart bool) error {
 			}
 		}()
 	}
-	auth, err := registry.LoadAuth(registry.TokenConfig{Path: cfg.tokenPath, Generate: cfg.generateToken, TokensPath: cfg.tokensPath, DevMode: cfg.devMode}, log)
+	page, err := ui.New(ui.Config{Catalog: models, Integrity: models, Audit: auditLog, Auth: auth, Logger: log})
 	if err != nil {
 		return err
 	}
 	h, err := registry.New(registry.Config{Backend: models.Gate(store), Models: models, IntegrityResultPath: cfg.integrityPath, IntegrityInterval: cfg.integrityEvery,
-		Auth: auth, Keys: keys, Auditor: auditor, Logger: log, IdleTimeout: cfg.idleTimeout})
+		Auth: auth, Keys: keys, Auditor: auditor, Logger: log, IdleTimeout: cfg.idleTimeout, UI: page,
+		Metrics: metrics, MetricsRequireToken: metricsToken, Check: store.Check})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.bindAddr)
-	if err != nil {
-		return fmt.Errorf("listen on BIND_ADDR %s: %w", cfg.bindAddr, err)
+	if err := metrics.Watch(models.Counts, store.UploadSessions); err != nil {
+		return err
 	}
-	srv := registry.Server(cfg.bindAddr, h, log)
-	log.Info("registry listening", "addr", ln.Addr().String(), "dir", store.Dir(), "auth_required", auth.RequiresAuth())
+	gate.Ready(h)
+	log.Info("registry ready", "addr", ln.Addr().String(), "dir", store.Dir())
 	if quickstart {
 		tok := cfg.tokenPath
 		if abs, err := filepath.Abs(tok); err == nil {
@@ -247,8 +283,6 @@ func run(quickstart bool) error {
 		fmt.Printf("\nai-model-registry is running on http://%s (data: %s)\nService token: %s\nTry:  oras push --plain-http -u registry -p \"$(cat %s)\" %s/demo/model:v1 model.gguf\n\n",
 			ln.Addr(), store.Dir(), tok, tok, ln.Addr())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
@@ -263,6 +297,28 @@ func run(quickstart bool) error {
 		}
 	}
 	return nil
+}
+
+// onTransitions hands each lifecycle transition to every hook in turn (the
+// audit log, then the metrics).
+func onTransitions(hooks ...func(context.Context, lifecycle.Transition)) func(context.Context, lifecycle.Transition) {
+	return func(ctx context.Context, t lifecycle.Transition) {
+		for _, h := range hooks {
+			h(ctx, t)
+		}
+	}
+}
+
+// metricsTokenRequired is METRICS_REQUIRE_TOKEN when set; by default
+// /metrics needs a token unless the server listens on this host only (a
+// loopback address or a Unix socket). The address is the listener's, which
+// a systemd socket may have chosen instead of BIND_ADDR.
+func metricsTokenRequired(set *bool, addr net.Addr) bool {
+	if set != nil {
+		return *set
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && !tcp.IP.IsLoopback()
 }
 
 // loadPolicy reads POLICY_PATH, or takes the strict default, and prints

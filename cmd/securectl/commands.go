@@ -26,6 +26,20 @@ type cli struct {
 	stdout, stderr io.Writer
 	json           bool // print the registry's JSON answers
 	tty            bool // stderr is a terminal: progress bars are welcome
+	// What run read from the environment, for doctor, which also runs
+	// when the client could not be made (clientErr).
+	url, tokenPath string
+	clientErr      error
+}
+
+// progress returns a progress display for label on stderr, or nil (which
+// draws nothing) unless stderr is a terminal and the output is not JSON
+// for a script.
+func (cl *cli) progress(label string) *progress {
+	if !cl.tty || cl.json {
+		return nil
+	}
+	return newProgress(cl.stderr, label)
 }
 
 // exec parses a command's arguments and runs it.
@@ -92,10 +106,10 @@ var commands = []*command{
 		synopsis: "<name> <file> [--source URL] [--source-revision REV] [--reason R]\n       securectl acquire --import <name> <filename> --sha256 HEX [--size N] [--source URL] [--source-revision REV] [--reason R]",
 		summary:  "Register a new model in state acquired.",
 		detail: "With a local <file>: hashes it (sha256), then streams it to the registry under its base name.\n" +
-			"A progress bar is shown on a terminal. --sha256/--size, if given, must match the file.\n" +
+			"A progress bar is shown on a terminal (not with --json). --sha256/--size, if given, must match the file.\n" +
 			"With --import: <filename> is already in the registry's import directory; the registry hashes it\n" +
 			"and refuses a mismatch with --sha256 (required) and --size.",
-		nargs: 2,
+		nargs: 2, paths: true,
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.BoolVar(&o.importFile, "import", false, "the file is in the registry's import directory")
 			fs.StringVar(&o.sha256, "sha256", "", "expected SHA-256 (64 hex); required with --import")
@@ -143,11 +157,12 @@ var commands = []*command{
 		run:     simple("delete", (*client.Client).Delete),
 	},
 	{
-		names: []string{"integrity"}, synopsis: "run | status", nargs: 1,
+		names: []string{"integrity"}, synopsis: "run | status", nargs: 1, choices: []string{"run", "status"},
 		summary: "Run an integrity check of every model now (run), or show the last one (status). Exits 1 if it failed.",
 		detail: "run starts the check on the registry, follows it to the end and prints each model's outcome;\n" +
 			"the registry writes the result to its INTEGRITY_RESULT_PATH as its own periodic checks do,\n" +
-			"and quarantines any trusted model whose bytes fail. This is what the systemd timer runs.",
+			"and quarantines any trusted model whose bytes fail. This is what the systemd timer runs.\n" +
+			"On a terminal a progress bar follows the job (not with --json).",
 		run: runIntegrity,
 	},
 	{
@@ -161,7 +176,7 @@ var commands = []*command{
 		run: runLock,
 	},
 	{
-		names: []string{"token"}, synopsis: "new <name> <role> [-o FILE]", nargs: 3,
+		names: []string{"token"}, synopsis: "new <name> <role> [-o FILE]", nargs: 3, choices: []string{"new"},
 		summary: "Make a named token for the registry's TOKENS_PATH file (roles: reader, pusher, promoter, admin). Runs offline.",
 		detail: "Prints the token (or writes it to FILE, owner-only, never overwriting) and the entry to add to the\n" +
 			"tokens file, which holds only the token's SHA-256. The registry reads the file at start.",
@@ -172,6 +187,7 @@ var commands = []*command{
 	},
 	{
 		names: []string{"policy"}, synopsis: "show | check <name> [--scan k=pass ...] [--scanner-version k=v ...] [--source URL]", varargs: true,
+		choices: []string{"show", "check"},
 		summary: "Show the promotion policy in force (show), or dry-run it against a model (check). check exits 1 if the policy would refuse.",
 		detail: "check evaluates the policy as a promotion would, with the evidence given here plus what is attached to the\n" +
 			"model as signed referrers, and prints every unmet rule with what to do about it. Nothing is recorded.",
@@ -183,7 +199,7 @@ var commands = []*command{
 		run: runPolicy,
 	},
 	{
-		names: []string{"key"}, synopsis: "[rotate]", varargs: true,
+		names: []string{"key"}, synopsis: "[rotate]", varargs: true, choices: []string{"rotate"},
 		summary: "Print the public keys that verify the registry's attestations (PEM, current first), or rotate the signing key.",
 		detail: "The output is what cosign takes: securectl key > registry.pub, then\n" +
 			"cosign verify-attestation --key registry.pub --type https://slsa.dev/verification_summary/v1 --insecure-ignore-tlog=true <ref>@<digest>\n" +
@@ -192,6 +208,7 @@ var commands = []*command{
 	},
 	{
 		names: []string{"audit"}, synopsis: "verify [<dir>] [--key FILE] | list [--from N] [--limit N]", varargs: true,
+		choices: []string{"verify", "list"}, paths: true,
 		summary: "Check the audit log's hash chain offline and name the first broken entry (verify), or page through it (list).",
 		detail: "verify reads the log files in <dir> (default: $AUDIT_DIR, else $REGISTRY_DIR/audit) without the registry;\n" +
 			"with --key (the registry's public keys, securectl key), signed checkpoints are checked too, which catches\n" +
@@ -208,7 +225,30 @@ var commands = []*command{
 		summary: "Show the registry's health and model counts (sends no token).",
 		run:     runStatus,
 	},
+	{
+		names:   []string{"doctor"},
+		summary: "Check this host's setup against the registry, one line per check with a fix. Exits 1 if any check FAILs.",
+		detail: "Checks the token file (SERVICE_TOKEN_PATH: present, a regular file, owner-only, a valid token), that\n" +
+			"REGISTRY_URL answers /health and whether it requires a token, /ready (if the registry has it), the clock\n" +
+			"against the registry's (WARN beyond 30 s), that /v1/keys serves PEM public keys, the local key ring\n" +
+			"(SIGNING_KEY_DIR, else $REGISTRY_DIR/keys, when readable here: promotion.key 0600 in a 0700 directory),\n" +
+			"and that the registry accepts the token. Each line is OK, WARN, FAIL or SKIP (could not be checked).",
+		noClient: true,
+		run:      runDoctor,
+	},
+	{
+		names: []string{"completion"}, synopsis: "bash | zsh | fish", nargs: 1, choices: []string{"bash", "zsh", "fish"},
+		summary: "Print a shell completion script for securectl's commands, aliases and flags.",
+		detail: "bash:  source <(securectl completion bash)        (or save it in /etc/bash_completion.d/securectl)\n" +
+			"zsh:   securectl completion zsh > \"${fpath[1]}/_securectl\"   (then start a new shell)\n" +
+			"fish:  securectl completion fish > ~/.config/fish/completions/securectl.fish",
+		noClient: true, // run: set by init, as the script is made from this table
+	},
 }
+
+// The completion script is made from the verb table, which therefore
+// cannot name its run function itself (an initialization cycle).
+func init() { lookup("completion").run = runCompletion }
 
 func lookup(name string) *command {
 	for _, c := range commands {
@@ -272,7 +312,10 @@ func runInfo(ctx context.Context, cl *cli, _ *options, args []string) error {
 
 func runVerify(ctx context.Context, cl *cli, _ *options, args []string) error {
 	name := args[0]
+	p := cl.progress("")
+	p.wait("verifying " + client.Printable(name))
 	res, raw, err := cl.c.Verify(ctx, name)
+	p.finish()
 	if err != nil {
 		return fmt.Errorf("verify %q: %w", name, err)
 	}
@@ -296,7 +339,13 @@ func runVerify(ctx context.Context, cl *cli, _ *options, args []string) error {
 }
 
 func runVerifyAll(ctx context.Context, cl *cli, _ *options, _ []string) error {
+	// The registry answers when every model is hashed and tells nothing
+	// on the way (a job would, but its result lacks the per-model answer
+	// printed here): a spinner shows it is still at work.
+	p := cl.progress("")
+	p.wait("verifying every model")
 	res, raw, err := cl.c.VerifyAll(ctx)
+	p.finish()
 	if err != nil {
 		return fmt.Errorf("verify-all: %w", err)
 	}
@@ -364,16 +413,18 @@ func runAcquire(ctx context.Context, cl *cli, o *options, args []string) error {
 			return usagef("acquire --import needs --sha256: the registry hashes the file and compares")
 		}
 		req.Filename = args[1]
+		p := cl.progress("")
+		p.wait("the registry is hashing " + client.Printable(args[1]))
 		a, raw, err = cl.c.Acquire(ctx, req)
+		p.finish()
 	} else {
-		var progress client.Progress
-		var b *bar
-		if cl.tty {
-			b = newBar(cl.stderr, client.Printable(filepath.Base(args[1])))
-			progress = b.update
+		p := cl.progress(client.Printable(filepath.Base(args[1])))
+		var report client.Progress
+		if p != nil {
+			report = p.update
 		}
-		a, raw, err = cl.c.AcquireFile(ctx, req, args[1], progress)
-		b.finish()
+		a, raw, err = cl.c.AcquireFile(ctx, req, args[1], report)
+		p.finish()
 	}
 	if err != nil {
 		return fmt.Errorf("acquire %q: %w", args[0], err)
@@ -396,7 +447,10 @@ func runPromote(ctx context.Context, cl *cli, o *options, args []string) error {
 	req := lifecycle.PromoteRequest{Name: args[0], Filename: o.filename, SHA256: o.sha256, SizeBytes: o.size,
 		Source: o.source, ScanResults: o.scan, ScannerVersions: o.scannerVersions, PolicyVersion: o.policyVersion,
 		SourceRevision: o.sourceRevision, Reason: o.reason}
+	p := cl.progress("")
+	p.wait("the registry is checking " + client.Printable(args[0]))
 	a, raw, err := cl.c.Promote(ctx, req)
+	p.finish()
 	if err != nil {
 		return fmt.Errorf("promote %q: %w", args[0], err)
 	}
@@ -456,27 +510,28 @@ func runIntegrity(ctx context.Context, cl *cli, _ *options, args []string) error
 	if err != nil {
 		return fmt.Errorf("integrity run: %w", err)
 	}
-	var b *bar
-	if cl.tty {
-		b = newBar(cl.stderr, "integrity check")
-	}
+	p := cl.progress("integrity check")
+	p.wait("integrity check running")
 	// Poll: a long check is never cut off by a proxy or a write timeout.
 	for wait := 200 * time.Millisecond; job.Status == "running"; wait = min(2*wait, 2*time.Second) {
 		select {
 		case <-ctx.Done():
-			b.finish()
+			p.finish()
 			return fmt.Errorf("integrity run: interrupted (the check goes on on the registry as job %s)", client.Printable(job.ID))
 		case <-time.After(wait):
 		}
 		if job, _, err = cl.c.Job(ctx, job.ID); err != nil {
-			b.finish()
+			p.finish()
 			return fmt.Errorf("integrity run: job %s: %w", client.Printable(job.ID), err)
 		}
-		if b != nil {
-			b.update("hashing", job.Progress.BytesDone, job.Progress.BytesTotal)
-		}
+		p.update("hashing", job.Progress.BytesDone, job.Progress.BytesTotal)
 	}
-	b.finish()
+	if job.Status == "done" {
+		// The bar ends full: the registry's total counts a blob that several
+		// models share once per model, but hashes it once.
+		p.update("hashing", job.Progress.BytesTotal, job.Progress.BytesTotal)
+	}
+	p.finish()
 	if job.Status != "done" || job.Result == nil {
 		return fmt.Errorf("integrity run: the check did not finish: %s", client.Printable(job.Error))
 	}
@@ -496,7 +551,12 @@ func runIntegrity(ctx context.Context, cl *cli, _ *options, args []string) error
 }
 
 func runLock(ctx context.Context, cl *cli, o *options, _ []string) error {
+	// The registry builds the whole export before it answers, which for
+	// a big registry takes a while.
+	p := cl.progress("")
+	p.wait("exporting the trusted set")
 	data, err := cl.c.Lock(ctx)
+	p.finish()
 	if err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}

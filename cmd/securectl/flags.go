@@ -48,6 +48,14 @@ type command struct {
 	varargs  bool // any number of arguments: run checks them
 	flags    func(fs *flag.FlagSet, o *options)
 	run      func(ctx context.Context, cl *cli, o *options, args []string) error
+
+	// noClient: the command also runs when REGISTRY_URL is unusable
+	// (cli.clientErr says why): it needs no registry, or reports that itself.
+	noClient bool
+	// For shell completion: the words the first argument is one of, and
+	// whether the other arguments are local paths.
+	choices []string
+	paths   bool
 }
 
 // flagSet registers the command's flags (and --json) on a new set that

@@ -69,12 +69,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if url == "" {
 		url = "http://127.0.0.1:8470"
 	}
+	cl.url, cl.tokenPath = url, tokenPath
 	c, err := client.New(url, tokenPath, explicit)
-	if err != nil {
+	if err != nil && !cmd.noClient {
 		fmt.Fprintln(stderr, "securectl:", err)
 		return 2
 	}
-	cl.c = c
+	cl.c, cl.clientErr = c, err
 
 	err = cl.exec(ctx, cmd, args[1:])
 	var ue *usageError

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
@@ -33,6 +32,7 @@ import (
 // in-process.
 type testRegistry struct {
 	url, tokenPath, importDir string
+	keyDir                    string // the attestation key ring
 	store                     *ocilayout.Store
 }
 
@@ -46,7 +46,7 @@ func newRegistry(t *testing.T) *testRegistry {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	r := &testRegistry{tokenPath: filepath.Join(dir, "token"), importDir: filepath.Join(dir, "data", "import"), store: store}
+	r := &testRegistry{tokenPath: filepath.Join(dir, "token"), importDir: filepath.Join(dir, "data", "import"), keyDir: filepath.Join(dir, "keys"), store: store}
 	if err := os.MkdirAll(r.importDir, 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func newRegistry(t *testing.T) *testRegistry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := provenance.OpenKeyring(filepath.Join(dir, "keys"))
+	keys, err := provenance.OpenKeyring(r.keyDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,50 +438,6 @@ func TestServerAnswersShown(t *testing.T) {
 	r = fails(t, 1, []string{`the registry reports "error"`}, "status")
 	if !strings.Contains(r.stdout, "status: error") {
 		t.Fatalf("status stdout: %q", r.stdout)
-	}
-}
-
-func TestBar(t *testing.T) {
-	var out bytes.Buffer
-	b := newBar(&out, "model.gguf")
-	clock := time.Unix(0, 0)
-	b.now = func() time.Time { return clock }
-	total := int64(100e6)
-	b.update("hashing", 0, total)
-	clock = clock.Add(50 * time.Millisecond)
-	b.update("hashing", 10e6, total) // too soon: not drawn
-	clock = clock.Add(950 * time.Millisecond)
-	b.update("hashing", 50e6, total)
-	clock = clock.Add(time.Second)
-	b.update("hashing", total, total)
-	b.update("hashing", total, total) // the end is reported twice (last bytes, then EOF): drawn once
-	b.update("uploading", total/4, total)
-	b.finish()
-	b.finish()
-	got := out.String()
-	lines := strings.Split(got, "\r")
-	if len(lines) != 5 { // "", 0%, 50%, 100%\n, uploading\n
-		t.Fatalf("%d redraws:\n%q", len(lines)-1, got)
-	}
-	for _, w := range []string{
-		"hashing   model.gguf [                        ]   0% 0 B / 100.0 MB",
-		"hashing   model.gguf [============            ]  50% 50.0 MB / 100.0 MB  50.0 MB/s",
-		"100% 100.0 MB / 100.0 MB  50.0 MB/s\n",
-		"uploading model.gguf [======                  ]  25% 25.0 MB / 100.0 MB",
-	} {
-		if !strings.Contains(got, w) {
-			t.Errorf("bar output lacks %q:\n%q", w, got)
-		}
-	}
-	if !strings.HasSuffix(got, "\n") || strings.Count(got, "\n") != 2 {
-		t.Errorf("lines not ended once each: %q", got)
-	}
-	out.Reset()
-	small := newBar(&out, "tiny")
-	small.update("hashing", 10, 100)
-	small.finish()
-	if out.Len() != 0 {
-		t.Errorf("a small file drew a bar: %q", out.String())
 	}
 }
 
