@@ -98,7 +98,8 @@ func (a *Auditor) middleware(action func(c echo.Context) (act, name, repo string
 			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), pendingKey{}, p)))
 			write := func(status int) {
 				p.mu.Lock()
-				if p.done {
+				if p.done || (act == actUploadStep && status < 400) {
+					p.done = true
 					p.mu.Unlock()
 					return
 				}
@@ -143,6 +144,11 @@ func (a *Auditor) middleware(action func(c echo.Context) (act, name, repo string
 	}
 }
 
+// actUploadStep is opening an upload session or sending a chunk: nothing
+// becomes visible, so only a refusal is worth an entry (and an fsync); the
+// blob's arrival is the entry of the request that completes it.
+const actUploadStep = "push.blob.step"
+
 // v1Action names a /v1 mutation in the audit log, with the artifact name
 // from the query (the body's name is taken from the transition).
 func v1Action(act string) func(c echo.Context) (string, string, string, bool) {
@@ -172,10 +178,16 @@ func v2Action(c echo.Context) (act, name, repo string, ok bool) {
 	case "blob":
 		return "delete.blob", rt.name + "@" + rt.arg, rt.name, true
 	case "uploads":
+		if r.URL.Query().Get("digest") == "" && r.URL.Query().Get("mount") == "" {
+			return actUploadStep, rt.name, rt.name, true
+		}
 		return "push.blob", rt.name, rt.name, true
 	case "upload":
-		if r.Method == http.MethodDelete {
+		switch r.Method {
+		case http.MethodDelete:
 			return "cancel.upload", rt.name, rt.name, true
+		case http.MethodPatch:
+			return actUploadStep, rt.name, rt.name, true
 		}
 		return "push.blob", rt.name, rt.name, true
 	}

@@ -66,7 +66,7 @@ func newTestRegistry(t *testing.T, mode authMode) *testRegistry {
 	return newTestRegistryWithAuth(t, cfg)
 }
 
-func newTestRegistryWithAuth(t *testing.T, cfg TokenConfig) *testRegistry {
+func newTestRegistryWithAuth(t *testing.T, cfg TokenConfig, opts ...func(*Config)) *testRegistry {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store, err := ocilayout.Open(context.Background(), ocilayout.Config{
@@ -81,7 +81,11 @@ func newTestRegistryWithAuth(t *testing.T, cfg TokenConfig) *testRegistry {
 	if err != nil {
 		t.Fatalf("LoadAuth: %v", err)
 	}
-	h, err := New(Config{Backend: store, Auth: auth, Logger: log})
+	hc := Config{Backend: store, Auth: auth, Logger: log}
+	for _, o := range opts {
+		o(&hc)
+	}
+	h, err := New(hc)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
