@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ai-model-registry/ai-model-registry/oci"
+	"github.com/ai-model-registry/ai-model-registry/storage/storagetest"
 )
 
 // Parallel pushes of the same and of different blobs, manifests and tags to
@@ -15,7 +16,7 @@ func TestParallelPushes(t *testing.T) {
 	ctx := context.Background()
 	dir := tempDir(t)
 	s := openStore(t, dir)
-	shared := randomBytes(300<<10, 7)
+	shared := storagetest.RandomBytes(300<<10, 7)
 	const workers = 8
 	var wg sync.WaitGroup
 	mans := make([]*oci.Manifest, workers)
@@ -23,8 +24,8 @@ func TestParallelPushes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pushBlob(t, s, "r", shared)
-			mans[i] = pushImage(t, s, "r", nil, []string{fmt.Sprintf("w%d", i), "contended"}, randomBytes(64<<10, uint64(i)), shared)
+			storagetest.PushBlob(t, s, "r", shared)
+			mans[i] = storagetest.PushImage(t, s, "r", nil, []string{fmt.Sprintf("w%d", i), "contended"}, storagetest.RandomBytes(64<<10, uint64(i)), shared)
 			if i%2 == 0 {
 				if r, err := s.repo("r", false); err == nil {
 					_ = r.flush()

@@ -42,7 +42,7 @@ func (s *Store) Commit(ctx context.Context, repo string, tx storage.Txn) error {
 	for _, b := range tx.Blobs {
 		extra[digest.FromBytes(b)] = true
 	}
-	if len(tx.Put) > 0 {
+	if len(tx.Put) > 0 || len(tx.Blobs) > 0 {
 		r.mu.RLock()
 		_, _, err := r.plan(tx, extra)
 		r.mu.RUnlock()
@@ -154,8 +154,8 @@ func checkTxn(tx storage.Txn) error {
 }
 
 // repoFor returns the repository a transaction applies to. A repository is
-// only created for a transaction whose manifests could be accepted in it, so
-// a refused push leaves no empty repository behind.
+// only created for a transaction that could be accepted in it, so a refused
+// push leaves no empty repository behind.
 func (s *Store) repoFor(repo string, tx storage.Txn) (*repo, error) {
 	r, err := s.repo(repo, false)
 	if !errors.Is(err, oci.ErrNameUnknown) || !tx.Create {
@@ -167,7 +167,7 @@ func (s *Store) repoFor(repo string, tx storage.Txn) (*repo, error) {
 	for _, b := range tx.Blobs {
 		extra[digest.FromBytes(b)] = true
 	}
-	if _, _, err := empty.planPuts(tx.Put, extra); err != nil {
+	if _, _, err := empty.plan(tx, extra); err != nil {
 		return nil, err
 	}
 	return s.repo(repo, true)

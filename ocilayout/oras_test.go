@@ -13,6 +13,8 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/memory"
 	orasoci "oras.land/oras-go/v2/content/oci"
+
+	"github.com/ai-model-registry/ai-model-registry/storage/storagetest"
 )
 
 // packModel builds an artifact (one GGUF-like layer) and a signature that
@@ -21,9 +23,9 @@ func packModel(t *testing.T) (*memory.Store, ocispec.Descriptor, ocispec.Descrip
 	t.Helper()
 	ctx := context.Background()
 	src := memory.New()
-	layer := content.NewDescriptorFromBytes("application/vnd.example.gguf", randomBytes(256<<10, 3))
+	layer := content.NewDescriptorFromBytes("application/vnd.example.gguf", storagetest.RandomBytes(256<<10, 3))
 	layer.Annotations = map[string]string{ocispec.AnnotationTitle: "model.gguf"}
-	if err := src.Push(ctx, layer, bytes.NewReader(randomBytes(256<<10, 3))); err != nil {
+	if err := src.Push(ctx, layer, bytes.NewReader(storagetest.RandomBytes(256<<10, 3))); err != nil {
 		t.Fatal(err)
 	}
 	model, err := oras.PackManifest(ctx, src, oras.PackManifestVersion1_1, "application/vnd.example.model.v1", oras.PackManifestOptions{Layers: []ocispec.Descriptor{layer}})

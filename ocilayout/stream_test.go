@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ai-model-registry/ai-model-registry/storage/storagetest"
 )
 
 // copyHashed must produce the same file and hash on the O_DIRECT path and
@@ -24,11 +26,11 @@ func TestCopyHashedPaths(t *testing.T) {
 			if direct {
 				s.direct = openDirect(path)
 			}
-			prefix := randomBytes(tc.prefix, 9)
+			prefix := storagetest.RandomBytes(tc.prefix, 9)
 			if _, err := f.WriteAt(prefix, 0); err != nil {
 				t.Fatal(err)
 			}
-			data := randomBytes(tc.size, uint64(tc.size))
+			data := storagetest.RandomBytes(tc.size, uint64(tc.size))
 			h := sha256.New()
 			n, err := copyHashed(s, newBuffers(4), int64(tc.prefix), bytes.NewReader(data), h)
 			if err != nil || n != int64(len(data)) {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,38 +14,14 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ai-model-registry/ai-model-registry/oci"
+	"github.com/ai-model-registry/ai-model-registry/storage/storagetest"
 )
-
-func randomBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
-// failingReader yields n bytes of data and then fails, like a client that
-// disconnects mid-chunk.
-type failingReader struct {
-	data []byte
-	n    int
-}
-
-func (f *failingReader) Read(p []byte) (int, error) {
-	if f.n <= 0 {
-		return 0, io.ErrUnexpectedEOF
-	}
-	m := copy(p, f.data[:min(len(f.data), f.n)])
-	f.data, f.n = f.data[m:], f.n-m
-	return m, nil
-}
 
 func TestChunkedUploadSurvivesCrashAndRollsBackBrokenChunks(t *testing.T) {
 	ctx := context.Background()
 	dir := tempDir(t)
 	s := openStore(t, dir)
-	data := randomBytes(3<<20+17, 1)
+	data := storagetest.RandomBytes(3<<20+17, 1)
 	want := digest.FromBytes(data)
 	st, err := s.StartUpload(ctx, "r", digest.SHA256)
 	if err != nil {
@@ -58,8 +32,8 @@ func TestChunkedUploadSurvivesCrashAndRollsBackBrokenChunks(t *testing.T) {
 		t.Fatalf("append: %+v %v", st2, err)
 	}
 	// A chunk that breaks off half-way leaves the session as it was.
-	_, err = s.AppendUpload(ctx, "r", st.ID, int64(len(first)), &failingReader{data: data[len(first):], n: 300 << 10})
-	wantCode(t, err, oci.CodeBlobUploadInvalid)
+	_, err = s.AppendUpload(ctx, "r", st.ID, int64(len(first)), storagetest.FailingReader(data[len(first):], 300<<10))
+	storagetest.WantCode(t, err, oci.CodeBlobUploadInvalid)
 	if got, _ := s.UploadStatus(ctx, "r", st.ID); got.Offset != int64(len(first)) {
 		t.Fatalf("offset after a broken chunk = %d", got.Offset)
 	}
@@ -84,7 +58,7 @@ func TestChunkedUploadSurvivesCrashAndRollsBackBrokenChunks(t *testing.T) {
 	if err != nil || desc.Size != int64(len(data)) {
 		t.Fatalf("commit: %+v %v", desc, err)
 	}
-	if !bytes.Equal(readBlob(t, s, "r", want), data) {
+	if !bytes.Equal(storagetest.ReadBlob(t, s, "r", want), data) {
 		t.Fatal("stored blob differs")
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "uploads")); len(entries) != 0 {
@@ -92,23 +66,15 @@ func TestChunkedUploadSurvivesCrashAndRollsBackBrokenChunks(t *testing.T) {
 	}
 }
 
+// A rejected upload leaves no file behind (the shared suite checks that
+// clients see nothing).
 func TestDigestMismatchLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := tempDir(t)
 	s := openStore(t, dir)
-	defer s.Close()
 	st, _ := s.StartUpload(ctx, "r", digest.SHA256)
-	claimed := digest.FromString("something else")
-	_, err := s.CommitUpload(ctx, "r", st.ID, -1, bytes.NewReader([]byte("payload")), claimed)
-	wantCode(t, err, oci.CodeDigestInvalid)
-	if _, err := s.StatBlob(ctx, "r", claimed); err == nil {
-		t.Fatal("blob visible under the claimed digest")
-	}
-	if _, err := s.StatBlob(ctx, "r", digest.FromString("payload")); err == nil {
-		t.Fatal("blob visible under its real digest")
-	}
-	_, err = s.UploadStatus(ctx, "r", st.ID)
-	wantCode(t, err, oci.CodeBlobUploadUnknown)
+	_, err := s.CommitUpload(ctx, "r", st.ID, -1, bytes.NewReader([]byte("payload")), digest.FromString("something else"))
+	storagetest.WantCode(t, err, oci.CodeDigestInvalid)
 	for _, sub := range []string{"uploads", "pool/sha256", "tmp"} {
 		entries, _ := os.ReadDir(filepath.Join(dir, sub))
 		for _, e := range entries {
@@ -119,25 +85,7 @@ func TestDigestMismatchLeavesNothing(t *testing.T) {
 	}
 }
 
-func TestUploadFinishedWithAnotherAlgorithm(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t, tempDir(t))
-	defer s.Close()
-	data := []byte("hashed with sha256 while streaming, finished as sha512")
-	st, _ := s.StartUpload(ctx, "r", digest.SHA256)
-	if _, err := s.AppendUpload(ctx, "r", st.ID, -1, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	d := digest.SHA512.FromBytes(data)
-	if _, err := s.CommitUpload(ctx, "r", st.ID, -1, nil, d); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(readBlob(t, s, "r", d), data) {
-		t.Fatal("sha512 blob differs")
-	}
-}
-
-func TestUploadSessionsAreScopedAndBounded(t *testing.T) {
+func TestUploadSessionsAreBounded(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, Config{Dir: tempDir(t), MaxUploads: 2, FlushInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -149,16 +97,9 @@ func TestUploadSessionsAreScopedAndBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.StartUpload(ctx, "r", "")
-	wantCode(t, err, oci.CodeTooManyRequests)
+	storagetest.WantCode(t, err, oci.CodeTooManyRequests)
 	if n := s.UploadSessions(); n != 2 {
 		t.Errorf("UploadSessions = %d, want 2", n)
-	}
-	// A session belongs to its repository.
-	_, err = s.UploadStatus(ctx, "other", a.ID)
-	wantCode(t, err, oci.CodeBlobUploadUnknown)
-	for _, id := range []string{"../../etc", "", a.ID + "0", "ABCDEF0123456789ABCDEF0123456789"} {
-		_, err = s.AppendUpload(ctx, "r", id, -1, bytes.NewReader([]byte("x")))
-		wantCode(t, err, oci.CodeBlobUploadUnknown)
 	}
 	if err := s.CancelUpload(ctx, "r", a.ID); err != nil {
 		t.Fatal(err)
@@ -185,7 +126,7 @@ func TestIdleUploadsExpire(t *testing.T) {
 	}
 	s.uploads.expire(time.Now().Add(25 * time.Hour))
 	_, err := s.UploadStatus(ctx, "r", st.ID)
-	wantCode(t, err, oci.CodeBlobUploadUnknown)
+	storagetest.WantCode(t, err, oci.CodeBlobUploadUnknown)
 	if _, err := os.Stat(filepath.Join(dir, "uploads", st.ID+".data")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("expired session still on disk: %v", err)
 	}
@@ -200,7 +141,7 @@ func TestOrphanSweep(t *testing.T) {
 	if err := os.WriteFile(p, []byte("orphan"), 0o440); err != nil {
 		t.Fatal(err)
 	}
-	kept := pushBlob(t, s, "r", []byte("kept"))
+	kept := storagetest.PushBlob(t, s, "r", []byte("kept"))
 	s.sweepOrphans(time.Now())
 	if _, err := os.Stat(p); err != nil {
 		t.Fatal("orphan removed before its grace period")
@@ -225,7 +166,7 @@ func TestEmptyUploadsExpireSooner(t *testing.T) {
 	}
 	s.uploads.expire(time.Now().Add(20 * time.Minute))
 	_, err := s.UploadStatus(ctx, "r", empty.ID)
-	wantCode(t, err, oci.CodeBlobUploadUnknown)
+	storagetest.WantCode(t, err, oci.CodeBlobUploadUnknown)
 	if _, err := s.UploadStatus(ctx, "r", used.ID); err != nil {
 		t.Fatalf("session with data expired early: %v", err)
 	}

@@ -1,7 +1,9 @@
 // Package storage is the vocabulary of the storage seam: the transaction
 // and read-view types that the HTTP layer, the lifecycle and every storage
-// backend share. It holds no behaviour; the interfaces that use these types
-// are defined where they are consumed.
+// backend share, and Backend, the whole contract a backend implements (the
+// consumers keep their own, narrower interfaces; backend_test.go checks that
+// Backend satisfies both). It holds no behaviour; storagetest is the one
+// suite every backend must pass.
 package storage
 
 import (
