@@ -24,6 +24,18 @@ if [ -z "${COSIGN:-}" ]; then
 	fi
 fi
 
+# versitygw, pinned, the S3-compatible gateway the s3blob tests start on
+# loopback. Built once into .tools/ the same way (about 3 minutes).
+VERSITYGW_VERSION=v1.8.0
+if [ -z "${VERSITYGW:-}" ]; then
+	export VERSITYGW="$PWD/.tools/versitygw-$VERSITYGW_VERSION"
+	if [ ! -x "$VERSITYGW" ]; then
+		mkdir -p .tools
+		GOBIN="$PWD/.tools/bin-versitygw-$VERSITYGW_VERSION" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+		mv "$PWD/.tools/bin-versitygw-$VERSITYGW_VERSION/versitygw" "$VERSITYGW"
+	fi
+fi
+
 status=0
 pkgs="$(go list ./...)"
 if [ -n "$pkgs" ]; then
