@@ -10,31 +10,28 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	export PATH="$PATH:/usr/local/go/bin"
 fi
 
-# cosign, pinned, as an independent verifier of the registry's attestations
-# (e2e TestProvenance). Built once into .tools/ (about 4 minutes; the Go
-# build cache makes later runs instant); its dependencies stay out of both
-# modules.
-COSIGN_VERSION=v3.1.3
-if [ -z "${COSIGN:-}" ]; then
-	export COSIGN="$PWD/.tools/cosign-$COSIGN_VERSION"
-	if [ ! -x "$COSIGN" ]; then
-		mkdir -p .tools
-		GOBIN="$PWD/.tools/bin-$COSIGN_VERSION" go install "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION"
-		mv "$PWD/.tools/bin-$COSIGN_VERSION/cosign" "$COSIGN"
+# tool VAR NAME VERSION PACKAGE: the pinned client tool NAME, built once into
+# .tools/ (the Go build cache makes later builds instant) and exported as VAR,
+# unless VAR is already set. Their dependencies stay out of both modules.
+tool() {
+	local var="$1" name="$2" version="$3" pkg="$4"
+	if [ -n "${!var:-}" ]; then
+		return
 	fi
-fi
-
-# versitygw, pinned, the S3-compatible gateway the s3blob tests start on
-# loopback. Built once into .tools/ the same way (about 3 minutes).
-VERSITYGW_VERSION=v1.8.0
-if [ -z "${VERSITYGW:-}" ]; then
-	export VERSITYGW="$PWD/.tools/versitygw-$VERSITYGW_VERSION"
-	if [ ! -x "$VERSITYGW" ]; then
+	local bin="$PWD/.tools/$name-$version"
+	if [ ! -x "$bin" ]; then
 		mkdir -p .tools
-		GOBIN="$PWD/.tools/bin-versitygw-$VERSITYGW_VERSION" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
-		mv "$PWD/.tools/bin-versitygw-$VERSITYGW_VERSION/versitygw" "$VERSITYGW"
+		GOBIN="$PWD/.tools/bin-$name-$version" go install "$pkg@$version"
+		mv "$PWD/.tools/bin-$name-$version/$name" "$bin"
 	fi
-fi
+	export "$var=$bin"
+}
+# cosign: an independent verifier of the registry's attestations (e2e
+# TestProvenance, TestPolicyEvidence); about 4 minutes the first time.
+tool COSIGN cosign v3.1.3 github.com/sigstore/cosign/v3/cmd/cosign
+# versitygw: the S3-compatible gateway the s3blob tests start on loopback;
+# about 3 minutes the first time.
+tool VERSITYGW versitygw v1.8.0 github.com/versity/versitygw/cmd/versitygw
 
 status=0
 pkgs="$(go list ./...)"
