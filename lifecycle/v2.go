@@ -14,19 +14,9 @@ import (
 	"github.com/ai-model-registry/ai-model-registry/storage"
 )
 
-// Backend is the storage interface the /v2 API uses (the same method set as
-// registry.Backend; ocilayout.Store implements it).
-type Backend interface {
-	Store
-	StatBlob(ctx context.Context, repo string, d digest.Digest) (int64, error)
-	MountBlob(ctx context.Context, repo, from string, d digest.Digest) (bool, error)
-	UploadStatus(ctx context.Context, repo, id string) (oci.UploadStatus, error)
-	AppendUpload(ctx context.Context, repo, id string, start int64, body io.Reader) (oci.UploadStatus, error)
-	ResolveManifest(ctx context.Context, repo string, ref oci.Reference) (ocispec.Descriptor, error)
-	GetManifest(ctx context.Context, repo string, ref oci.Reference) (ocispec.Descriptor, []byte, error)
-	Tags(ctx context.Context, repo, last string, n int) ([]string, error)
-	Referrers(ctx context.Context, repo string, subject digest.Digest) ([]ocispec.Descriptor, error)
-}
+// Backend is what Gated wraps: a whole storage backend (storage.Backend,
+// which ocilayout.Store implements and storagetest checks).
+type Backend = storage.Backend
 
 // Gated puts the lifecycle in front of a Backend for the /v2 API:
 //
