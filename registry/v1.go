@@ -200,29 +200,21 @@ func (h *Handler) listModels(c echo.Context) error {
 	return c.JSON(http.StatusOK, list)
 }
 
-func (h *Handler) getModel(c echo.Context) error {
-	a, err := h.models.Get(c.Request().Context(), c.QueryParam("name"))
+// byName answers a read of one artifact named by ?name= with what get
+// returns for it.
+func byName[T any](h *Handler, c echo.Context, get func(ctx context.Context, name string) (T, error)) error {
+	v, err := get(c.Request().Context(), c.QueryParam("name"))
 	if err != nil {
 		return h.v1Fail(c, err)
 	}
-	return c.JSON(http.StatusOK, a)
+	return c.JSON(http.StatusOK, v)
 }
 
-func (h *Handler) modelPath(c echo.Context) error {
-	p, err := h.models.Path(c.Request().Context(), c.QueryParam("name"))
-	if err != nil {
-		return h.v1Fail(c, err)
-	}
-	return c.JSON(http.StatusOK, p)
-}
+func (h *Handler) getModel(c echo.Context) error { return byName(h, c, h.models.Get) }
 
-func (h *Handler) modelHistory(c echo.Context) error {
-	rep, err := h.models.History(c.Request().Context(), c.QueryParam("name"))
-	if err != nil {
-		return h.v1Fail(c, err)
-	}
-	return c.JSON(http.StatusOK, rep)
-}
+func (h *Handler) modelPath(c echo.Context) error { return byName(h, c, h.models.Path) }
+
+func (h *Handler) modelHistory(c echo.Context) error { return byName(h, c, h.models.History) }
 
 func (h *Handler) verifyModel(c echo.Context) error {
 	res, err := h.models.Verify(c.Request().Context(), c.QueryParam("name"))
